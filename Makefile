@@ -1,0 +1,71 @@
+# Cumulo developer entry points.  `make run` and `make test` each do all the
+# set-up they need on a fresh Debian machine (see README.md).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum clean postgres
+
+help:
+	@echo "make run      start the all-in-one cloud on loopback and show it working"
+	@echo "make test     install what is missing and run every test tier"
+	@echo "make verify   ruff, mypy, cython-lint, proto and layout checks"
+	@echo "make fix      apply ruff's fixes and formatting"
+	@echo "make bench    run the benchmarks (JSON on stdout)"
+
+# System packages (only when root and only what is missing).
+deps:
+	@$(PYTHON) tools/install_deps.py
+
+$(BIN)/activate: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(BIN)/activate
+
+venv: deps $(BIN)/activate
+
+# Recompile the Cython extensions in place (after editing a .pyx).
+build: venv
+	$(PY) setup.py -q build_ext --inplace
+
+# Regenerate the protobuf/gRPC code from proto/ (the result is committed).
+proto: venv
+	$(PY) tools/protogen.py
+
+postgres: deps
+	@$(PYTHON) tools/start_postgres.py > .postgres-url
+
+run: venv build
+	$(BIN)/cumulo up --demo
+
+test: venv build postgres
+	CUMULO_TEST_PG_URL="$$(cat .postgres-url)" CUMULO_REQUIRE_EXTENSIONS=1 \
+		$(PY) -m pytest -q -p no:cacheprovider tests
+	CUMULO_NO_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+test-unit: venv build
+	$(PY) -m pytest -q tests/unit
+
+verify: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cython-lint --max-line-length 100 _native
+	$(PY) tools/protogen.py --check
+	$(PY) tools/check_layout.py
+
+fix: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: bench-checksum
+
+bench-checksum: venv build
+	$(PY) bench/checksum.py
+
+clean:
+	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url

@@ -1,0 +1,126 @@
+"""The controller's one wiring file: database, domain services, servicers, server.
+
+Everything the controller runs is constructed here and nowhere else, so reading
+this file tells what a controller process is made of.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import _native
+from controller.api.system import SERVICE_NAME as SYSTEM_SERVICE
+from controller.api.system import SystemServicer
+from controller.db import Database, redact_url
+from controller.db.migrations import migrate
+from controller.system.service import SystemService
+from cumulo import errors
+from cumulo.config import Config, load_config
+from cumulo.logs import setup_logging
+from cumulo.rpc.server import RunningServer, Service, start_server
+from cumulo.system.v1 import system_pb2_grpc
+
+log = logging.getLogger("cumulo.controller")
+
+#: Versioned API packages the controller serves.
+API_PACKAGES = ["cumulo.system.v1"]
+
+
+@dataclass
+class Controller:
+    """A running controller: its database and its gRPC server."""
+
+    config: Config
+    database: Database
+    system: SystemService
+    server: RunningServer
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.server.server.stop(grace)
+        await asyncio.to_thread(self.system.mark_stopped)
+        self.database.dispose()
+
+
+async def start_controller(config: Config) -> Controller:
+    """Open and migrate the database, then serve every controller service.
+
+    Raises :class:`cumulo.errors.CumuloError` with an actionable message when the
+    database cannot be opened or the address cannot be bound.
+    """
+    if config.controller.require_native:
+        _native.require_compiled()
+    database = Database(config.database_url())
+    try:
+        applied = await asyncio.to_thread(migrate, database.engine)
+    except Exception as exc:
+        database.dispose()
+        raise errors.Unavailable(
+            f"cannot open the database at {redact_url(database.url)}: {exc}",
+            hint="check controller.database_url and that the database server is running",
+        ) from exc
+    if applied:
+        log.info("applied schema migrations %s", applied)
+    system = SystemService(
+        database=database,
+        data_dir=str(config.data_dir),
+        listen=config.controller.listen,
+        api_packages=API_PACKAGES,
+    )
+    await asyncio.to_thread(system.register_instance)
+    services = [
+        Service(SYSTEM_SERVICE, SystemServicer(system), system_pb2_grpc.add_SystemServiceServicer_to_server),
+    ]
+    server = await start_server(config.controller.listen, services)
+    log.info(
+        "controller %s listening on %s (database %s, native backend %s)",
+        system.instance_id,
+        server.address if config.controller.listen.endswith(":0") else config.controller.listen,
+        database.kind,
+        _native.BACKEND,
+    )
+    return Controller(config=config, database=database, system=system, server=server)
+
+
+async def serve(config: Config, ready_file: Path | None = None) -> None:
+    """Run a controller until SIGINT/SIGTERM; write the bound port to ``ready_file``."""
+    controller = await start_controller(config)
+    if ready_file is not None:
+        ready_file.write_text(f"{controller.server.port}\n")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    log.info("stopping controller")
+    await controller.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cumulo-controller", description="Run a Cumulo controller.")
+    parser.add_argument("--config", type=Path, help="TOML config file (default: $CUMULO_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="data directory (overrides the config)")
+    parser.add_argument("--listen", help="HOST:PORT to serve on (overrides the config)")
+    parser.add_argument("--ready-file", type=Path, help="write the bound port here once serving")
+    options = parser.parse_args(argv)
+    try:
+        config = load_config(options.config, data_dir=options.data_dir)
+        if options.listen:
+            config.controller.listen = options.listen
+        setup_logging(config.logging.level, "controller")
+        asyncio.run(serve(config, options.ready_file))
+    except errors.CumuloError as exc:
+        print(f"cumulo-controller: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

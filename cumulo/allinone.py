@@ -1,0 +1,217 @@
+"""The all-in-one supervisor behind ``cumulo up``: start, watch and stop local processes.
+
+It starts each Cumulo process of a one-machine cloud as a child (the controller
+now; agents and storage nodes as they land), waits until each reports the port
+it serves on, records the endpoints for other commands (:mod:`cumulo.local`),
+and stops every child cleanly on SIGINT/SIGTERM (``cumulo down`` sends SIGTERM).
+If a child dies, the supervisor says which and where its log is, and stops the
+rest rather than leave a half-working cloud.
+
+Processes are started by module name (``python -m controller``), never imported,
+so the SDK does not depend on the server packages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from cumulo import errors
+from cumulo.config import Config
+from cumulo.local import LocalCloud, find_local_cloud, pid_alive, run_file, write_local_cloud
+
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+@dataclass
+class ProcessSpec:
+    """One process of the local cloud."""
+
+    name: str  # also the endpoint key and the log file's stem
+    argv: list[str]
+    #: The child writes its bound port here once it serves (``--ready-file``).
+    ready_file: Path | None = None
+
+
+@dataclass
+class Child:
+    spec: ProcessSpec
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    port: int | None = None
+
+
+def all_in_one_processes(config: Config) -> list[ProcessSpec]:
+    """The processes of a one-machine cloud, in start order."""
+    run = config.run_dir
+    common = ["--data-dir", str(config.data_dir)]
+    return [
+        ProcessSpec(
+            name="controller",
+            argv=[sys.executable, "-m", "controller", *common,
+                  "--listen", config.controller.listen,
+                  "--ready-file", str(run / "controller.port")],
+            ready_file=run / "controller.port",
+        ),
+    ]
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def _last_error_line(path: Path) -> str:
+    for line in reversed(_log_tail(path, 20).splitlines()):
+        if "error" in line.lower():
+            return line.strip()
+    return ""
+
+
+@dataclass
+class Supervisor:
+    config: Config
+    specs: list[ProcessSpec]
+    on_event: Callable[[str], None] = print
+    children: list[Child] = field(default_factory=list)
+    _stopping: bool = False
+
+    def start(self) -> LocalCloud:
+        """Start every process and wait until each serves; raise and clean up on failure."""
+        existing = find_local_cloud(self.config.data_dir)
+        if existing is not None:
+            raise errors.AlreadyExists(
+                f"a cloud is already running from {existing.data_dir} (pid {existing.pid})",
+                hint="stop it with `cumulo down`, or use another --data-dir",
+            )
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for spec in self.specs:
+                self._start_child(spec)
+        except BaseException:
+            self.stop()
+            raise
+        endpoints = {c.spec.name: f"127.0.0.1:{c.port}" for c in self.children if c.port}
+        cloud = LocalCloud(
+            data_dir=self.config.data_dir,
+            pid=os.getpid(),
+            endpoints=endpoints,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        write_local_cloud(cloud)
+        return cloud
+
+    def _start_child(self, spec: ProcessSpec) -> None:
+        if spec.ready_file is not None:
+            spec.ready_file.unlink(missing_ok=True)
+        log_path = self.config.log_dir / f"{spec.name}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT)
+        child = Child(spec, process, log_path)
+        self.children.append(child)
+        self.on_event(f"starting {spec.name} ...")
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while spec.ready_file is not None:
+            if process.poll() is not None:
+                reason = _last_error_line(log_path) or f"exit code {process.returncode}"
+                raise errors.Unavailable(
+                    f"{spec.name} failed to start: {reason}",
+                    hint=f"see {log_path}",
+                )
+            try:
+                text = spec.ready_file.read_text().strip()
+            except OSError:
+                text = ""
+            if text.isdigit():
+                child.port = int(text)
+                return
+            if time.monotonic() > deadline:
+                raise errors.DeadlineExceeded(
+                    f"{spec.name} did not start within {STARTUP_TIMEOUT:.0f}s",
+                    hint=f"see {log_path}",
+                )
+            time.sleep(0.05)
+
+    def wait(self) -> int:
+        """Block until a signal asks to stop or a child dies; return an exit code."""
+        stop_requested = False
+
+        def request_stop(_signum: int, _frame: FrameType | None) -> None:
+            nonlocal stop_requested
+            stop_requested = True
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            while not stop_requested:
+                for child in self.children:
+                    if child.process.poll() is not None:
+                        self.on_event(
+                            f"{child.spec.name} exited with code {child.process.returncode}; "
+                            f"stopping the cloud (log: {child.log_path})"
+                        )
+                        return 1
+                time.sleep(0.2)
+            return 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def stop(self) -> None:
+        """Stop every child (SIGTERM, then SIGKILL after a grace period), newest first."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in reversed(self.children):
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        path = run_file(self.config.data_dir)
+        try:
+            if find_local_cloud(self.config.data_dir) is None or _recorded_pid(path) == os.getpid():
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _recorded_pid(path: Path) -> int | None:
+    try:
+        return int(json.loads(path.read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def stop_local_cloud(data_dir: Path | None, timeout: float = 30.0) -> LocalCloud | None:
+    """Ask the running local cloud's supervisor to stop and wait; ``None`` if none runs."""
+    cloud = find_local_cloud(data_dir)
+    if cloud is None:
+        return None
+    os.kill(cloud.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(cloud.pid):
+        if time.monotonic() > deadline:
+            raise errors.DeadlineExceeded(
+                f"the cloud (pid {cloud.pid}) did not stop within {timeout:.0f}s",
+                hint=f"kill it with `kill {cloud.pid}`",
+            )
+        time.sleep(0.1)
+    return cloud

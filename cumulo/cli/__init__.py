@@ -1,0 +1,1 @@
+"""The ``cumulo`` command-line tool (entry point: :func:`cumulo.cli.main.main`)."""

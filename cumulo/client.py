@@ -1,0 +1,104 @@
+"""The Python SDK's entry point: :func:`connect` and :class:`Client`.
+
+One :class:`Client` holds one gRPC channel to a controller and exposes each
+service as an attribute (``client.system``, and more as services land).  Every
+method returns plain protobuf messages or dataclasses and raises
+:mod:`cumulo.errors` exceptions, never ``grpc.RpcError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from cumulo import errors
+from cumulo.local import resolve_endpoint
+from cumulo.rpc.status import error_from_rpc
+from cumulo.system.v1 import system_pb2, system_pb2_grpc
+
+Response = TypeVar("Response")
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class Client:
+    """A connection to one Cumulo controller."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.metadata = list(metadata)
+        self.channel = grpc.insecure_channel(endpoint)
+        self.system = SystemClient(self)
+
+    def call(
+        self,
+        method: Callable[..., Response],
+        request: Any,
+        *,
+        timeout: float | None = None,
+    ) -> Response:
+        """Invoke a unary stub ``method``; translate failures into CumuloError."""
+        try:
+            return method(request, timeout=timeout or self.timeout, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise self.translate(exc) from None
+
+    def translate(self, exc: grpc.RpcError) -> errors.CumuloError:
+        error = error_from_rpc(exc)
+        if isinstance(error, errors.Unavailable) and error.reason == "UNAVAILABLE":
+            return errors.Unavailable(
+                f"cannot reach Cumulo at {self.endpoint} ({error.message})",
+                hint="start the cloud with `cumulo up`, or pass --endpoint HOST:PORT",
+            )
+        if isinstance(error, errors.DeadlineExceeded) and error.reason == "DEADLINE_EXCEEDED":
+            return errors.DeadlineExceeded(
+                f"Cumulo at {self.endpoint} did not answer in time",
+                hint="the server may be overloaded; retry, or raise --timeout",
+            )
+        return error
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SystemClient:
+    """``cumulo.system.v1.SystemService``: versions and runtime facts."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._stub = system_pb2_grpc.SystemServiceStub(client.channel)
+
+    def get_version(self) -> system_pb2.GetVersionResponse:
+        return self._client.call(self._stub.GetVersion, system_pb2.GetVersionRequest())
+
+    def get_info(self, sections: Sequence[str] = ()) -> system_pb2.GetInfoResponse:
+        """Runtime facts; ``sections`` picks among "database", "native", "runtime"."""
+        return self._client.call(
+            self._stub.GetInfo, system_pb2.GetInfoRequest(sections=list(sections))
+        )
+
+
+def connect(endpoint: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Client:
+    """Connect to ``endpoint``, or to the local cloud that ``cumulo up`` started."""
+    return Client(resolve_endpoint(endpoint), timeout=timeout)

@@ -1,0 +1,173 @@
+"""Cumulo's configuration: one typed tree, read from a TOML file plus environment overrides.
+
+Precedence (later wins): the defaults below, the TOML file, then environment
+variables ``CUMULO_<SECTION>_<KEY>`` (for example ``CUMULO_CONTROLLER_LISTEN``) and
+``CUMULO_DATA_DIR`` for the top-level data directory.  Every key is documented in
+``docs/configuration.md``; unknown keys and badly typed values are refused with a
+message naming the key, so a typo never silently falls back to a default.
+
+The configuration is passed to the code that needs it, never read from a global.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cumulo import errors
+
+#: Default ports of the all-in-one cloud on loopback.
+CONTROLLER_PORT = 7700
+
+
+def default_data_dir() -> Path:
+    """``$CUMULO_DATA_DIR``, else ``$XDG_DATA_HOME/cumulo``, else ``~/.local/share/cumulo``."""
+    if os.environ.get("CUMULO_DATA_DIR"):
+        return Path(os.environ["CUMULO_DATA_DIR"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cumulo"
+
+
+@dataclass
+class LoggingConfig:
+    #: Python logging level name for every Cumulo process.
+    level: str = "INFO"
+
+
+@dataclass
+class ControllerConfig:
+    #: Address the controller's gRPC API listens on (``HOST:PORT``; port 0 picks one).
+    listen: str = f"127.0.0.1:{CONTROLLER_PORT}"
+    #: SQLAlchemy URL; empty means SQLite at ``<data_dir>/controller/controller.db``.
+    #: For PostgreSQL: ``postgresql+psycopg://user:password@host:5432/dbname``.
+    database_url: str = ""
+    #: Refuse to start when a compiled extension did not load (production setting).
+    require_native: bool = False
+
+
+@dataclass
+class Config:
+    #: Where every process keeps its data, logs and run files.
+    data_dir: Path = field(default_factory=default_data_dir)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def database_url(self) -> str:
+        """The controller's database URL, with the SQLite default filled in."""
+        if self.controller.database_url:
+            return self.controller.database_url
+        return f"sqlite:///{self.data_dir / 'controller' / 'controller.db'}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Convert a TOML or environment value to the field's type, or explain why not."""
+    if kind is Path:
+        if not isinstance(value, str | Path):
+            raise errors.InvalidArgument(f"config key {key} must be a path, got {value!r}")
+        return Path(value).expanduser()
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise errors.InvalidArgument(f"config key {key} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise errors.InvalidArgument(f"config key {key} must be an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise errors.InvalidArgument(f"config key {key} must be an integer, got {value!r}") from None
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise errors.InvalidArgument(f"config key {key} must be a number, got {value!r}") from None
+    if kind is str:
+        if not isinstance(value, str):
+            raise errors.InvalidArgument(f"config key {key} must be a string, got {value!r}")
+        return value
+    if isinstance(kind, types.GenericAlias) and kind.__origin__ is list:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if not isinstance(value, list):
+            raise errors.InvalidArgument(f"config key {key} must be a list, got {value!r}")
+        return [_coerce(item, kind.__args__[0], key) for item in value]
+    raise TypeError(f"unsupported config type {kind!r} for {key}")
+
+
+def _apply(target: Any, values: dict[str, Any], prefix: str) -> None:
+    fields = {f.name for f in dataclasses.fields(target)}
+    hints = typing.get_type_hints(type(target))
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if name not in fields:
+            raise errors.InvalidArgument(
+                f"unknown config key {key!r}", hint="see docs/configuration.md for every key"
+            )
+        current = getattr(target, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise errors.InvalidArgument(f"config key {key} must be a table [{key}]")
+            _apply(current, value, f"{key}.")
+        else:
+            setattr(target, name, _coerce(value, hints[name], key))
+
+
+def _env_overrides(config: Config, environ: typing.Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if environ.get("CUMULO_DATA_DIR"):
+        overrides["data_dir"] = environ["CUMULO_DATA_DIR"]
+    for section in dataclasses.fields(config):
+        current = getattr(config, section.name)
+        if not dataclasses.is_dataclass(current):
+            continue
+        for item in dataclasses.fields(current):
+            env_name = f"CUMULO_{section.name}_{item.name}".upper()
+            if env_name in environ:
+                overrides.setdefault(section.name, {})[item.name] = environ[env_name]
+    return overrides
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Config:
+    """Build the configuration from defaults, ``path`` (if given) and the environment.
+
+    ``path`` defaults to ``$CUMULO_CONFIG`` when set.  ``data_dir``, when given (the
+    ``--data-dir`` flag), wins over everything else.
+    """
+    environ = os.environ if environ is None else environ
+    config = Config()
+    if path is None and environ.get("CUMULO_CONFIG"):
+        path = Path(environ["CUMULO_CONFIG"])
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                _apply(config, tomllib.load(handle), "")
+        except FileNotFoundError:
+            raise errors.NotFound(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise errors.InvalidArgument(f"config file {path} is not valid TOML: {exc}") from None
+    _apply(config, _env_overrides(config, environ), "")
+    if data_dir is not None:
+        config.data_dir = data_dir.expanduser()
+    config.data_dir = config.data_dir.resolve()
+    return config

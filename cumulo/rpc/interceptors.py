@@ -1,0 +1,205 @@
+"""Server-side interceptors shared by every Cumulo gRPC server.
+
+:class:`ApiInterceptor` wraps every handler (all four call shapes) to:
+
+1. give the call a request id (the caller's ``x-request-id`` if it is sane, else a
+   new one), expose it through :data:`REQUEST_ID` and return it in the trailers;
+2. parse request bytes itself, so a body that is not a valid message becomes
+   ``INVALID_ARGUMENT`` naming the expected type (grpcio would say ``INTERNAL``);
+3. map :class:`cumulo.errors.CumuloError` through the table in
+   :mod:`cumulo.rpc.status`, and any other exception to ``INTERNAL`` with the
+   request id but no traceback (the traceback goes to the server's log);
+4. log one line per call: method, status, duration, request id, peer.
+
+Authentication is a separate interceptor placed inside this one, so its errors
+are mapped here too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from cumulo import errors
+from cumulo.rpc.status import DETAILS_KEY, status_for
+
+log = logging.getLogger("cumulo.rpc")
+
+#: The current call's request id ("" outside a call).
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("cumulo_request_id", default="")
+
+REQUEST_ID_KEY = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+Deserializer = Callable[[bytes], Any]
+
+
+def _request_id_from(context: aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and _SANE_REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex
+
+
+def _parse(deserializer: Deserializer | None, raw: Any, method: str) -> Any:
+    if deserializer is None or not isinstance(raw, bytes):
+        return raw
+    try:
+        return deserializer(raw)
+    except Exception as exc:
+        raise errors.InvalidArgument(
+            f"the request body is not a valid message for {method}: {exc}",
+            reason="MALFORMED_REQUEST",
+            hint="send the request type that `grpcurl describe` shows for this method",
+        ) from None
+
+
+class _Call:
+    """Bookkeeping for one call: request id, timing, the status it ended with."""
+
+    def __init__(self, method: str, context: aio.ServicerContext) -> None:
+        self.method = method
+        self.context = context
+        self.request_id = _request_id_from(context)
+        self.token = REQUEST_ID.set(self.request_id)
+        self.started = time.perf_counter()
+        self.code = grpc.StatusCode.OK
+        context.set_trailing_metadata(((REQUEST_ID_KEY, self.request_id),))
+
+    async def fail(self, exc: BaseException) -> None:
+        """Abort the call with the status ``exc`` maps to (never returns)."""
+        if isinstance(exc, errors.CumuloError):
+            error = exc
+        else:
+            log.exception(
+                "unhandled error in %s [request %s]", self.method, self.request_id, exc_info=exc
+            )
+            error = errors.InternalError(
+                f"internal error while handling {self.method} (request id {self.request_id})",
+                hint="this is a server fault, not your request; the operator's log has details",
+            )
+        code, message, details = status_for(error, self.request_id)
+        self.code = code
+        await self.context.abort(
+            code, message, trailing_metadata=((REQUEST_ID_KEY, self.request_id), (DETAILS_KEY, details))
+        )
+
+    def finish(self) -> None:
+        elapsed_ms = (time.perf_counter() - self.started) * 1000
+        log.info(
+            "%s %s %.1fms request=%s peer=%s",
+            self.method,
+            self.code.name,
+            elapsed_ms,
+            self.request_id,
+            self.context.peer(),
+        )
+        REQUEST_ID.reset(self.token)
+
+
+async def _parsed_stream(
+    requests: AsyncIterator[Any], deserializer: Deserializer | None, method: str
+) -> AsyncIterator[Any]:
+    async for raw in requests:
+        yield _parse(deserializer, raw, method)
+
+
+def _wrap_unary_response(
+    behavior: Callable[..., Awaitable[Any]], method: str, deserializer: Deserializer | None,
+    streaming_request: bool,
+) -> Callable[..., Awaitable[Any]]:
+    async def handle(request: Any, context: aio.ServicerContext) -> Any:
+        call = _Call(method, context)
+        try:
+            if streaming_request:
+                request = _parsed_stream(request, deserializer, method)
+            else:
+                request = _parse(deserializer, request, method)
+            return await behavior(request, context)
+        except aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+            raise
+        except Exception as exc:
+            await call.fail(exc)
+        finally:
+            call.finish()
+
+    return handle
+
+
+def _wrap_stream_response(
+    behavior: Callable[..., Any], method: str, deserializer: Deserializer | None,
+    streaming_request: bool,
+) -> Callable[..., AsyncIterator[Any]]:
+    async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+        call = _Call(method, context)
+        try:
+            if streaming_request:
+                request = _parsed_stream(request, deserializer, method)
+            else:
+                request = _parse(deserializer, request, method)
+            result = behavior(request, context)
+            if inspect.isasyncgen(result):
+                async for item in result:
+                    yield item
+            else:
+                await result  # a handler that writes with context.write()
+        except aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+            raise
+        except Exception as exc:
+            await call.fail(exc)
+        finally:
+            call.finish()
+
+    return handle
+
+
+def wrap_handler(
+    handler: grpc.RpcMethodHandler, method: str
+) -> grpc.RpcMethodHandler:
+    """Return ``handler`` with request ids, parsing, error mapping and logging added."""
+    deserializer = handler.request_deserializer
+    serializer = handler.response_serializer
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap_unary_response(handler.unary_unary, method, deserializer, False),
+            response_serializer=serializer,
+        )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            _wrap_unary_response(handler.stream_unary, method, deserializer, True),
+            response_serializer=serializer,
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            _wrap_stream_response(handler.unary_stream, method, deserializer, False),
+            response_serializer=serializer,
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        _wrap_stream_response(handler.stream_stream, method, deserializer, True),
+        response_serializer=serializer,
+    )
+
+
+class ApiInterceptor(aio.ServerInterceptor):
+    """Request ids, malformed-message handling, error mapping and access logs."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return wrap_handler(handler, handler_call_details.method)
