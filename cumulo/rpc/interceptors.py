@@ -90,7 +90,9 @@ class _Call:
         code, message, details = status_for(error, self.request_id)
         self.code = code
         await self.context.abort(
-            code, message, trailing_metadata=((REQUEST_ID_KEY, self.request_id), (DETAILS_KEY, details))
+            code,
+            message,
+            trailing_metadata=((REQUEST_ID_KEY, self.request_id), (DETAILS_KEY, details)),
         )
 
     def finish(self) -> None:
@@ -114,7 +116,9 @@ async def _parsed_stream(
 
 
 def _wrap_unary_response(
-    behavior: Callable[..., Awaitable[Any]], method: str, deserializer: Deserializer | None,
+    behavior: Callable[..., Awaitable[Any]],
+    method: str,
+    deserializer: Deserializer | None,
     streaming_request: bool,
 ) -> Callable[..., Awaitable[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> Any:
@@ -137,7 +141,9 @@ def _wrap_unary_response(
 
 
 def _wrap_stream_response(
-    behavior: Callable[..., Any], method: str, deserializer: Deserializer | None,
+    behavior: Callable[..., Any],
+    method: str,
+    deserializer: Deserializer | None,
     streaming_request: bool,
 ) -> Callable[..., AsyncIterator[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
@@ -164,9 +170,7 @@ def _wrap_stream_response(
     return handle
 
 
-def wrap_handler(
-    handler: grpc.RpcMethodHandler, method: str
-) -> grpc.RpcMethodHandler:
+def wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     """Return ``handler`` with request ids, parsing, error mapping and logging added."""
     deserializer = handler.request_deserializer
     serializer = handler.response_serializer
