@@ -93,3 +93,18 @@ def test_implementations_agree(data: bytes, chunk_size: int) -> None:
     results = [impl.chunk_digests(data, chunk_size) for impl in IMPLS]
     assert all(result == results[0] for result in results)
     assert len(results[0]) == -(-len(data) // chunk_size)
+
+
+@pytest.mark.skipif(os.environ.get("CUMULO_NO_EXTENSIONS") == "1", reason="compiled module off")
+def test_every_runnable_xxh3_build_agrees_with_xxhash() -> None:
+    from _native import _checksum
+
+    order = ["portable", "sse2", "avx2", "avx512"]
+    assert _checksum.XXH3_VARIANT in order
+    runnable = order[: order.index(_checksum.XXH3_VARIANT) + 1]
+    for size in (0, 1, 16, 17, 128, 129, 240, 241, 1024, 100_000):
+        data = os.urandom(size)
+        for variant in runnable:
+            assert _checksum._variant_digest(variant, data) == xxhash.xxh3_64_intdigest(data)
+    with pytest.raises(ValueError, match="unknown variant"):
+        _checksum._variant_digest("neon", b"x")
