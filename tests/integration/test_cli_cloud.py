@@ -92,3 +92,34 @@ def test_port_in_use_is_reported_with_the_log(cloud_env: dict[str, str]) -> None
     assert result.returncode == 1
     assert "failed to start" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_foreground_up_stops_cleanly_on_ctrl_c(cloud_env: dict[str, str]) -> None:
+    import signal
+    import time
+
+    from cumulo.local import run_file
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cumulo.cli.main", "up", "--demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cloud_env,
+    )
+    data_dir = Path(cloud_env["CUMULO_DATA_DIR"])
+    deadline = time.monotonic() + 60
+    while not run_file(data_dir).exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "cumulo up did not come up"
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the demo print
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert cloud_env["CUMULO_CONTROLLER_LISTEN"] in out
+    assert "BACKEND" in out  # the demo's `cumulo info`
+    assert "Cumulo stopped." in out
+    assert not run_file(data_dir).exists()
+    log = (data_dir / "logs" / "controller.log").read_text()
+    assert "stopping controller" in log
