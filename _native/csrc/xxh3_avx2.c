@@ -1,20 +1,7 @@
-/* XXH3-64 compiled for one x86 vector extension (avx2); see xxh3_dispatch.h.
- *
- * xxhash.h is compiled inline (XXH_INLINE_ALL makes every function static), so
- * each variant lives in its own translation unit with its own target flags and
- * the variants cannot clash.  Only cumulo_xxh3_64_avx2 is exported.
- */
+/* XXH3-64 built for avx2 (see xxh3_dispatch.h and xxh3_variant.h). */
 #if defined(__x86_64__) || defined(__i386__)
 #pragma GCC target("avx2")
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL
-#endif
 #define XXH_VECTOR 2
-#include <xxhash.h>
-#include "xxh3_dispatch.h"
-
-unsigned long long cumulo_xxh3_64_avx2(const void *data, size_t length)
-{
-    return XXH3_64bits(data, length);
-}
+#define CUMULO_XXH3_VARIANT_FN cumulo_xxh3_64_avx2
+#include "xxh3_variant.h"
 #endif

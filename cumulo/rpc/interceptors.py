@@ -95,6 +95,22 @@ class _Call:
             trailing_metadata=((REQUEST_ID_KEY, self.request_id), (DETAILS_KEY, details)),
         )
 
+    async def __aenter__(self) -> _Call:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        """Map a failure to its status (re-raising as an abort), then log the call."""
+        try:
+            if isinstance(exc, aio.AbortError):
+                self.code = self.context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+            elif isinstance(exc, Exception):
+                await self.fail(exc)
+            return False
+        finally:
+            self.finish()
+
     def finish(self) -> None:
         elapsed_ms = (time.perf_counter() - self.started) * 1000
         log.info(
@@ -105,7 +121,11 @@ class _Call:
             self.request_id,
             self.context.peer(),
         )
-        REQUEST_ID.reset(self.token)
+        try:
+            REQUEST_ID.reset(self.token)
+        except ValueError:
+            # A streaming handler closed from another context (client went away).
+            pass
 
 
 async def _parsed_stream(
@@ -115,6 +135,14 @@ async def _parsed_stream(
         yield _parse(deserializer, raw, method)
 
 
+def _parsed_request(
+    request: Any, deserializer: Deserializer | None, method: str, streaming: bool
+) -> Any:
+    if streaming:
+        return _parsed_stream(request, deserializer, method)
+    return _parse(deserializer, request, method)
+
+
 def _wrap_unary_response(
     behavior: Callable[..., Awaitable[Any]],
     method: str,
@@ -122,20 +150,9 @@ def _wrap_unary_response(
     streaming_request: bool,
 ) -> Callable[..., Awaitable[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> Any:
-        call = _Call(method, context)
-        try:
-            if streaming_request:
-                request = _parsed_stream(request, deserializer, method)
-            else:
-                request = _parse(deserializer, request, method)
+        async with _Call(method, context):
+            request = _parsed_request(request, deserializer, method, streaming_request)
             return await behavior(request, context)
-        except aio.AbortError:
-            call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-            raise
-        except Exception as exc:
-            await call.fail(exc)
-        finally:
-            call.finish()
 
     return handle
 
@@ -147,25 +164,14 @@ def _wrap_stream_response(
     streaming_request: bool,
 ) -> Callable[..., AsyncIterator[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-        call = _Call(method, context)
-        try:
-            if streaming_request:
-                request = _parsed_stream(request, deserializer, method)
-            else:
-                request = _parse(deserializer, request, method)
+        async with _Call(method, context):
+            request = _parsed_request(request, deserializer, method, streaming_request)
             result = behavior(request, context)
             if inspect.isasyncgen(result):
                 async for item in result:
                     yield item
             else:
                 await result  # a handler that writes with context.write()
-        except aio.AbortError:
-            call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-            raise
-        except Exception as exc:
-            await call.fail(exc)
-        finally:
-            call.finish()
 
     return handle
 
