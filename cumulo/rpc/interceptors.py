@@ -17,6 +17,7 @@ are mapped here too.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -121,11 +122,9 @@ class _Call:
             self.request_id,
             self.context.peer(),
         )
-        try:
+        # A streaming handler may be closed from another context (client went away).
+        with contextlib.suppress(ValueError):
             REQUEST_ID.reset(self.token)
-        except ValueError:
-            # A streaming handler closed from another context (client went away).
-            pass
 
 
 async def _parsed_stream(
