@@ -15,8 +15,8 @@ from agent.drivers.base import FAILED, READY, DesiredResource, ResourceResult
 
 
 class NoopDriver:
-    name = "noop"
-    resource_kinds = ("noop",)
+    name: str = "noop"
+    resource_kinds: tuple[str, ...] = ("noop",)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -180,7 +180,7 @@ class NodeRegistry:
         with self.database.session() as session:
             return _record(self._find(session, ref), details=True)
 
-    def list(self, after: str | None, limit: int) -> tuple[list[NodeRecord], bool]:
+    def list_nodes(self, after: str | None, limit: int) -> tuple[list[NodeRecord], bool]:
         """Nodes sorted by name after ``after``; second item says whether more exist."""
         with self.database.session() as session:
             statement = select(Node).order_by(Node.name).limit(limit + 1)

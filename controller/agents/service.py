@@ -45,10 +45,10 @@ class NodeService:
             )
         return record, credential
 
-    async def list(self, requested_size: int, token: str) -> tuple[list[NodeRecord], str]:
+    async def list_nodes(self, requested_size: int, token: str) -> tuple[list[NodeRecord], str]:
         size = page_size(requested_size)
         after = decode_token(token)
-        records, more = await asyncio.to_thread(self.registry.list, after, size)
+        records, more = await asyncio.to_thread(self.registry.list_nodes, after, size)
         return records, encode_token(records[-1].name) if more and records else ""
 
     async def get(self, ref: str) -> NodeRecord:

@@ -74,7 +74,9 @@ class NodeServicer(node_pb2_grpc.NodeServiceServicer):
     async def ListNodes(
         self, request: node_pb2.ListNodesRequest, context: aio.ServicerContext
     ) -> node_pb2.ListNodesResponse:
-        records, token = await self._service.list(request.page.page_size, request.page.page_token)
+        records, token = await self._service.list_nodes(
+            request.page.page_size, request.page.page_token
+        )
         return node_pb2.ListNodesResponse(
             nodes=[node_message(r) for r in records],
             page=types_pb2.PageResponse(next_page_token=token),
