@@ -246,7 +246,10 @@ class AgentStream:
             silence = self.options.default_silence
             try:
                 while True:
-                    message = await asyncio.wait_for(call.read(), silence)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+                    # a cancellation that races with a message arriving.
+                    async with asyncio.timeout(silence):
+                        message = await call.read()
                     if message is aio.EOF:
                         return
                     kind = message.WhichOneof("kind")

@@ -264,7 +264,8 @@ class AgentHub:
             )
         node = await asyncio.to_thread(self.registry.authenticate, credential)
         try:
-            first = await asyncio.wait_for(anext(requests), self.settings.register_timeout)
+            async with asyncio.timeout(self.settings.register_timeout):
+                first = await anext(requests)
         except StopAsyncIteration:
             return
         except TimeoutError:

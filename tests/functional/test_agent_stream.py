@@ -50,7 +50,11 @@ def state_file(agent: RunningAgent) -> dict[str, object]:
 
 
 def test_agent_registers_reports_inventory_and_heartbeats(
-    harness: ControllerHarness, agents: AgentRunner, client: Client, tmp_path: Path, database_url: str
+    harness: ControllerHarness,
+    agents: AgentRunner,
+    client: Client,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     assert client.nodes.get(enroll(client, tmp_path, "n1").stem).state == node_pb2.NODE_STATE_NEW
     agent = agents.start(harness.address, tmp_path / "n1.credential", tmp_path / "n1-state")
@@ -67,7 +71,11 @@ def test_agent_registers_reports_inventory_and_heartbeats(
 
 
 def test_desired_state_fans_out_and_is_acknowledged(
-    harness: ControllerHarness, agents: AgentRunner, client: Client, tmp_path: Path, database_url: str
+    harness: ControllerHarness,
+    agents: AgentRunner,
+    client: Client,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     nodes = [start_node(harness, agents, client, tmp_path, f"fan{i}") for i in range(3)]
     revisions = client.nodes.set_desired_state(
@@ -78,9 +86,8 @@ def test_desired_state_fans_out_and_is_acknowledged(
         wait_until(lambda agent=agent: "web" in agent.driver.present)  # type: ignore[misc]
         assert agent.driver.present["web"].spec == {"size": 2}
     for i in range(3):
-        node = wait_until(
-            lambda i=i: (n := client.nodes.get(f"fan{i}")).applied_revision == 1 and n  # type: ignore[misc]
-        )
+        wait_until(lambda i=i: client.nodes.get(f"fan{i}").applied_revision == 1)  # type: ignore[misc]
+        node = client.nodes.get(f"fan{i}")
         wait_until(lambda i=i: len(client.nodes.get(f"fan{i}").resources) == 2)  # type: ignore[misc]
         statuses = {r.name: r.state for r in client.nodes.get(f"fan{i}").resources}
         assert statuses == {"web": "ready", "unknown-kind": "unsupported"}
@@ -120,7 +127,11 @@ def test_reconnect_resumes_from_the_last_applied_revision(
 
 
 def test_controller_restart_with_agents_running(
-    harness: ControllerHarness, agents: AgentRunner, client: Client, tmp_path: Path, database_url: str
+    harness: ControllerHarness,
+    agents: AgentRunner,
+    client: Client,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     running = [start_node(harness, agents, client, tmp_path, f"rs{i}") for i in range(2)]
     client.nodes.set_desired_state([resource("noop", "x")], all_nodes=True)
@@ -129,7 +140,9 @@ def test_controller_restart_with_agents_running(
     harness.stop()
     harness.start()  # same port, same database
     with harness.client() as fresh:
-        wait_until(lambda: all(a.stream.connects > c for a, c in zip(running, connects, strict=True)))
+        wait_until(
+            lambda: all(a.stream.connects > c for a, c in zip(running, connects, strict=True))
+        )
         wait_until(lambda: fresh.nodes.summary().connected_streams == 2)
         nodes = list(fresh.nodes.list())
         assert [n.name for n in nodes] == ["rs0", "rs1"]
@@ -181,7 +194,11 @@ def test_agent_restart_in_the_middle_of_applying_a_revision(
 
 
 def test_silent_node_is_marked_down_and_comes_back_up(
-    harness: ControllerHarness, agents: AgentRunner, client: Client, tmp_path: Path, database_url: str
+    harness: ControllerHarness,
+    agents: AgentRunner,
+    client: Client,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     agent = start_node(harness, agents, client, tmp_path, "quiet")
     node_id = client.nodes.get("quiet").id
@@ -209,7 +226,11 @@ def test_a_restarted_controller_agrees_a_silent_node_is_down(
 
 
 def test_change_made_on_another_controller_reaches_the_agent_by_polling(
-    harness: ControllerHarness, agents: AgentRunner, client: Client, tmp_path: Path, database_url: str
+    harness: ControllerHarness,
+    agents: AgentRunner,
+    client: Client,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     agent = start_node(harness, agents, client, tmp_path, "polled")
     other = harness.start_another()

@@ -88,7 +88,9 @@ def test_cli_node_commands(
 ) -> None:
     base = ["--endpoint", harness.address]
     credential_file = tmp_path / "cred"
-    assert cli([*base, "node", "enroll", "cli-node", "--credential-file", str(credential_file)]) == 0
+    assert (
+        cli([*base, "node", "enroll", "cli-node", "--credential-file", str(credential_file)]) == 0
+    )
     out = capsys.readouterr().out
     assert "Enrolled node cli-node" in out and credential_file.read_text().strip() in out
     assert stat.S_IMODE(credential_file.stat().st_mode) == 0o600

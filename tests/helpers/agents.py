@@ -157,7 +157,8 @@ class RawStream:
         """The next controller message; raises grpc.RpcError when the stream failed."""
 
         async def read() -> Any:
-            return await asyncio.wait_for(self.call.read(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self.call.read()
 
         message = self.loop.run(read())
         if message is aio.EOF:
