@@ -163,6 +163,7 @@ class AgentStream:
         self._outgoing: asyncio.Queue[agent_pb2.AgentMessage | None] | None = None
         self._pending: tuple[int, list[dict[str, Any]]] | None = None
         self._wake = asyncio.Event()
+        self._applying = 0
         self._applied_sent = 0
 
     # -- the outer loop -------------------------------------------------------------
@@ -275,6 +276,14 @@ class AgentStream:
                             state.applied_revision,
                             registered.desired_revision,
                         )
+                        timeout = registered.heartbeat_timeout.ToTimedelta().total_seconds()
+                        if timeout and self.options.heartbeat_interval * 2 > timeout:
+                            log.warning(
+                                "heartbeat interval %gs is more than half the controller's "
+                                "heartbeat timeout %gs: the node may flap down",
+                                self.options.heartbeat_interval,
+                                timeout,
+                            )
                         if self.on_registered is not None:
                             self.on_registered(registered.node_id)
                     elif kind == "desired_state":
@@ -288,7 +297,17 @@ class AgentStream:
                             "drained" if self.draining else "undrained",
                             message.drain.reason or "no reason given",
                         )
-                    # ProgressNotify needs no action: receiving it proves the stream alive.
+                    elif kind == "progress" and self._behind(message.progress.desired_revision):
+                        # Normally impossible (the controller sends newer desired state
+                        # before any progress naming it); if a revision got lost, a new
+                        # Register makes the controller send it again.
+                        log.warning(
+                            "controller is at revision %d, this agent at %d: re-registering",
+                            message.progress.desired_revision,
+                            self.reconciler.state.applied_revision,
+                        )
+                        return
+                    # Otherwise ProgressNotify needs no action: it proves the stream alive.
             finally:
                 if self._outgoing is outgoing:
                     self._outgoing = None
@@ -314,6 +333,12 @@ class AgentStream:
 
     # -- applying desired state -----------------------------------------------------
 
+    def _behind(self, desired_revision: int) -> bool:
+        known = max(self.reconciler.state.applied_revision, self._applying)
+        if self._pending is not None:
+            known = max(known, self._pending[0])
+        return desired_revision > known
+
     async def _apply_worker(self) -> None:
         while True:
             await self._wake.wait()
@@ -323,7 +348,20 @@ class AgentStream:
                 continue
             revision, resources = pending
             started = time.monotonic()
-            result = await asyncio.to_thread(self.reconciler.apply, revision, resources)
+            self._applying = revision
+            try:
+                result = await asyncio.to_thread(self.reconciler.apply, revision, resources)
+            except Exception:
+                # The state file could not be written (disk full?): retry shortly
+                # unless a newer revision arrived meanwhile.
+                log.exception("applying revision %d failed; retrying", revision)
+                if self._pending is None:
+                    self._pending = pending
+                await asyncio.sleep(self.options.backoff_min)
+                self._wake.set()
+                continue
+            finally:
+                self._applying = 0
             log.info(
                 "applied revision %d (%d resources, %s) in %.3fs",
                 revision,

@@ -327,6 +327,19 @@ class NodeRegistry:
             row.controller_instance = instance
             row.inventory = inventory
             row.agent_version = agent_version[:32]
+            if applied_revision > row.desired_revision:
+                # The agent is ahead of the database (restored from a backup?):
+                # move the revision past it so revisions stay monotonic for the
+                # agent, which then converges to the database's resources.
+                log.warning(
+                    "node %s reports applied revision %d above its desired revision %d; "
+                    "re-sending the desired state as revision %d",
+                    row.name,
+                    applied_revision,
+                    row.desired_revision,
+                    applied_revision + 1,
+                )
+                row.desired_revision = applied_revision + 1
             row.applied_revision = applied_revision
             session.flush()
             return Registration(_record(row), row.desired_revision, list(row.desired_resources))

@@ -145,6 +145,7 @@ class AgentHub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._flush_lock = asyncio.Lock()
+        self._stopped = False
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -156,6 +157,7 @@ class AgentHub:
 
     async def stop(self) -> None:
         """End every stream with UNAVAILABLE (agents reconnect elsewhere) and flush."""
+        self._stopped = True
         for session in list(self.sessions.values()):
             session.end(
                 errors.Unavailable(
@@ -344,7 +346,8 @@ class AgentHub:
             reader.cancel()
             if self.sessions.get(node.id) is session:
                 del self.sessions[node.id]
-                self._spawn(self._release(node.id))
+                if not self._stopped:  # stop() releases every node at once
+                    self._spawn(self._release(node.id))
 
     async def _release(self, node_id: str) -> None:
         if node_id not in self.sessions:  # not reconnected meanwhile

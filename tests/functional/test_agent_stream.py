@@ -277,3 +277,23 @@ def test_revoked_or_rotated_credential_disconnects_the_agent(
         # Replacing the credential file is enough: the agent rereads it.
         (tmp_path / "rv.credential").write_text(fresh.credential)
         wait_until(lambda: client.nodes.summary().connected_streams == 1, timeout=5)
+
+
+def test_an_agent_ahead_of_the_database_is_brought_back_in_line(
+    harness: ControllerHarness, agents: AgentRunner, client: Client, tmp_path: Path
+) -> None:
+    credential = enroll(client, tmp_path, "ahead")
+    state_dir = tmp_path / "ahead-state"
+    state_dir.mkdir()
+    node_id = client.nodes.get("ahead").id
+    (state_dir / "state.json").write_text(
+        json.dumps(
+            {"node_id": node_id, "applied_revision": 5, "desired_revision": 5, "resources": []}
+        )
+    )
+    agent = agents.start(harness.address, credential, state_dir)
+    wait_until(lambda: client.nodes.get("ahead").applied_revision == 6)
+    assert client.nodes.get("ahead").desired_revision == 6
+    client.nodes.set_desired_state([resource("noop", "z")], nodes=["ahead"])
+    wait_until(lambda: set(agent.driver.present) == {"z"})
+    wait_until(lambda: client.nodes.get("ahead").applied_revision == 7)
