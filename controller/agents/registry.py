@@ -448,11 +448,14 @@ class NodeRegistry:
             )
             return {row[0]: int(row[1]) for row in rows}
 
-    def desired(self, node_id: str) -> tuple[int, list[dict[str, Any]]]:
+    def desired_many(self, node_ids: Sequence[str]) -> dict[str, tuple[int, list[dict[str, Any]]]]:
+        """Current desired revision and resources of each of ``node_ids`` that exists."""
+        if not node_ids:
+            return {}
         with self.database.session() as session:
-            row = session.execute(
-                select(Node.desired_revision, Node.desired_resources).where(Node.id == node_id)
-            ).first()
-            if row is None:
-                raise errors.NotFound(f"no node {node_id!r}")
-            return int(row[0]), list(row[1])
+            rows = session.execute(
+                select(Node.id, Node.desired_revision, Node.desired_resources).where(
+                    Node.id.in_(list(node_ids))
+                )
+            )
+            return {row[0]: (int(row[1]), list(row[2])) for row in rows}

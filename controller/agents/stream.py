@@ -56,7 +56,13 @@ class StreamSettings:
 
 
 def inventory_to_dict(inventory: agent_pb2.Inventory) -> dict[str, Any]:
-    return json_format.MessageToDict(inventory, preserving_proto_field_name=True)
+    """Every field by name, numbers as numbers (MessageToDict would make int64 strings)."""
+    out: dict[str, Any] = {}
+    for descriptor in inventory.DESCRIPTOR.fields:
+        value = getattr(inventory, descriptor.name)
+        # Inventory has scalars and repeated strings only.
+        out[descriptor.name] = value if isinstance(value, str | int | float) else list(value)
+    return out
 
 
 def resources_to_proto(resources: list[dict[str, Any]]) -> list[agent_pb2.Resource]:
@@ -210,15 +216,21 @@ class AgentHub:
     async def poll(self) -> None:
         """Catch up with desired-state changes made elsewhere; notify idle agents."""
         revisions = await asyncio.to_thread(self.registry.desired_revisions, list(self.sessions))
+        behind = [
+            node_id
+            for node_id, session in self.sessions.items()
+            if revisions.get(node_id, 0) > session.known_revision
+        ]
+        if behind:
+            # One query for every node that changed elsewhere.
+            desired = await asyncio.to_thread(self.registry.desired_many, behind)
+            for node_id, (revision, resources) in desired.items():
+                session = self.sessions.get(node_id)
+                if session is not None:
+                    session.send_desired(revision, resources_to_proto(resources))
         now = time.monotonic()
-        for node_id, session in list(self.sessions.items()):
-            revision = revisions.get(node_id, 0)
-            if revision > session.known_revision:
-                desired_revision, resources = await asyncio.to_thread(
-                    self.registry.desired, node_id
-                )
-                session.send_desired(desired_revision, resources_to_proto(resources))
-            elif now - session.last_sent >= self.settings.progress_interval * 0.5:
+        for session in list(self.sessions.values()):
+            if now - session.last_sent >= self.settings.progress_interval * 0.5:
                 session.send(
                     agent_pb2.ControllerMessage(
                         progress=agent_pb2.ProgressNotify(desired_revision=session.known_revision)

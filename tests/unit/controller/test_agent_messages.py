@@ -65,3 +65,13 @@ def test_names_and_resources() -> None:
     validate_resources([{"kind": "noop", "name": "a"}, {"kind": "vm", "name": "a"}])
     with pytest.raises(errors.InvalidArgument, match="needs a kind and a name"):
         validate_resources([{"kind": "noop"}])
+
+
+def test_inventory_is_stored_with_numbers_as_numbers() -> None:
+    from controller.agents.stream import inventory_to_dict
+
+    stored = inventory_to_dict(
+        agent_pb2.Inventory(vcpus=2, memory_bytes=8 << 30, cpu_flags=["vmx"], kvm_usable=True)
+    )
+    assert stored["memory_bytes"] == 8 << 30 and stored["cpu_flags"] == ["vmx"]
+    assert stored["kvm_usable"] is True and stored["hypervisor"] == ""
