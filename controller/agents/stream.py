@@ -356,6 +356,7 @@ class AgentHub:
                 yield item
         finally:
             reader.cancel()
+            log.info("node %s (%s) stream closed", node.name, node.id)
             if self.sessions.get(node.id) is session:
                 del self.sessions[node.id]
                 if not self._stopped:  # stop() releases every node at once

@@ -1,4 +1,7 @@
-"""Fixtures for the agent-stream tests: a restartable controller and in-process agents."""
+"""Fixtures for the agent-stream tests: a restartable controller and in-process agents.
+
+Kept in this folder so they apply to these tests only.
+"""
 
 from __future__ import annotations
 

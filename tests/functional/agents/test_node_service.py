@@ -13,7 +13,7 @@ from cumulo.cli.main import main as cli
 from cumulo.client import Client
 from cumulo.node.v1 import node_pb2
 from cumulo.services.nodes import resource
-from tests.functional.conftest import ControllerHarness
+from tests.functional.agents.conftest import ControllerHarness
 
 
 def test_enroll_returns_a_credential_once_and_stores_only_its_hash(

@@ -18,7 +18,7 @@ from agent.drivers.base import DesiredResource, ResourceResult
 from cumulo.client import Client
 from cumulo.node.v1 import node_pb2
 from cumulo.services.nodes import resource
-from tests.functional.conftest import ControllerHarness
+from tests.functional.agents.conftest import ControllerHarness
 from tests.helpers.agents import HEARTBEAT_TIMEOUT, AgentRunner, RunningAgent, wait_until
 
 

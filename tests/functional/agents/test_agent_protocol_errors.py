@@ -11,7 +11,7 @@ import pytest
 
 from cumulo.agent.v1 import agent_pb2
 from cumulo.client import Client
-from tests.functional.conftest import ControllerHarness
+from tests.functional.agents.conftest import ControllerHarness
 from tests.helpers.agents import RawStream
 from tests.helpers.servers import BackgroundLoop
 
