@@ -36,3 +36,24 @@ def test_bad_bounds_are_refused() -> None:
         Backoff(0, 1)
     with pytest.raises(ValueError):
         Backoff(2, 1)
+
+
+def test_agent_knows_when_a_progress_notify_shows_it_behind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from agent.inventory import HostInventory
+    from agent.reconciler import Reconciler
+    from agent.stream import AgentStream, StreamOptions
+
+    stream = AgentStream(
+        StreamOptions(address=lambda: "", credential_file=Path("/nonexistent"), node_name="n"),
+        Reconciler(tmp_path, []),
+        HostInventory,
+    )
+    stream.reconciler.state.applied_revision = 3
+    assert not stream._behind(3) and stream._behind(4)
+    stream._pending = (4, [])
+    assert not stream._behind(4) and stream._behind(5)
+    stream._pending = None
+    stream._applying = 5
+    assert not stream._behind(5)
