@@ -64,8 +64,10 @@ def test_agent_registers_reports_inventory_and_heartbeats(
     assert node.agent_version and node.controller_instance == harness.running.system.instance_id
     first_seen = node.last_seen.ToDatetime()
     wait_until(lambda: client.nodes.get("n1").last_seen.ToDatetime() > first_seen)
+    # One flush may carry the first heartbeat only; wait for the second.
+    wait_until(lambda: client.nodes.summary().heartbeats_received >= 2)
     summary = client.nodes.summary()
-    assert summary.connected_streams == 1 and summary.heartbeats_received >= 2
+    assert summary.connected_streams == 1
     assert summary.nodes_by_state["up"] == 1
     assert state_file(agent)["node_id"] == node.id
 
