@@ -18,13 +18,12 @@ from cumulo import errors
 COMMAND_MODULES = [
     "cumulo.cli.cloud",  # up, down
     "cumulo.cli.info",  # info, version
+    "cumulo.cli.ring",  # ring create|add|remove|set-weight|rebalance|show
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cumulo", description="Cumulo: an IaaS cloud over gRPC."
-    )
+    parser = argparse.ArgumentParser(prog="cumulo", description="Cumulo: an IaaS cloud over gRPC.")
     parser.add_argument(
         "--endpoint", help="controller HOST:PORT (default: the local cloud, or $CUMULO_ENDPOINT)"
     )
