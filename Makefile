@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum clean postgres
+.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-ring clean postgres
 
 help:
 	@echo "make run      start the all-in-one cloud on loopback and show it working"
@@ -66,6 +66,13 @@ bench: bench-checksum
 
 bench-checksum: venv build
 	$(PY) bench/checksum.py
+
+# Swift is installed into the venv for this comparison only (never a dependency).
+# RING_BENCH_ARGS="--part-power 18" for the issue's headline figure.
+SWIFT_VERSION ?= 2.38.3
+bench-ring: venv build
+	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)"
+	$(PY) bench/ring.py $(RING_BENCH_ARGS)
 
 clean:
 	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url
