@@ -128,9 +128,8 @@ def count_dispersion(const unsigned short[::1] table, int replicas, Py_ssize_t p
 cdef inline bint _movable(Py_ssize_t p, const unsigned int[::1] last_moved,
                           unsigned char[::1] touched, long long now, long long min_seconds,
                           bint override) noexcept:
-    if touched[p]:
-        return False
-    return override or now - <long long>last_moved[p] >= min_seconds
+    cdef long long last = now if touched[p] else <long long>last_moved[p]
+    return override or now - last >= min_seconds
 
 
 cdef inline void _take(unsigned short[::1] table, Py_ssize_t slot, const int[::1] anc,

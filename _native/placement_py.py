@@ -19,8 +19,9 @@ Shared arguments:
   the part-replicas it should hold, and how few/many replicas of one partition it must
   and may hold (the dispersion bounds).
 * ``last_moved``: ``array('I')`` per partition, Unix seconds of its last move;
-  ``touched``: ``bytearray`` per partition, set when this rebalance moved it.  A
-  partition may move when untouched and (``override`` or ``now - last >= min_seconds``).
+  ``touched``: ``bytearray`` per partition, set when this rebalance moved it (as if
+  ``last_moved`` were ``now``).  A partition may move when ``override`` or
+  ``now - last >= min_seconds``.
 """
 
 from __future__ import annotations
@@ -96,9 +97,10 @@ def count_dispersion(table: array, replicas: int, parts: int, anc: array, node_m
 def _movable(
     p: int, last_moved: array, touched: bytearray, now: int, min_seconds: int, override: bool
 ) -> bool:
-    if touched[p]:
-        return False
-    return override or now - last_moved[p] >= min_seconds
+    # A partition touched by this rebalance moved "now": with min_part_hours > 0 it
+    # gives up at most one replica per rebalance, so the others keep serving it.
+    last = now if touched[p] else last_moved[p]
+    return override or now - last >= min_seconds
 
 
 def gather(
@@ -123,8 +125,10 @@ def gather(
     since the last move); one replica of each partition that breaks a dispersion
     bound (the one on the device most over its target); replicas on draining devices;
     then replicas on devices over their target, scanning partitions from a seeded
-    start, until each is at its target.  Apart from the first step at most one replica
-    of a partition is taken per rebalance, so the others keep serving it.
+    start, until each is at its target.  Apart from the first step a partition only
+    gives up a replica when :func:`_movable`; a partition touched in this rebalance
+    counts as moved now, so with ``min_seconds > 0`` (and no override) it gives up at
+    most one replica per rebalance and the others keep serving it.
 
     Returns (removed, dispersion, drained, over) counts of emptied slots.
     """

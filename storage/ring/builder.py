@@ -7,9 +7,10 @@ each partition's last-move time.  Changing devices changes nothing until
 1. computes the plan (:mod:`storage.ring.plan`): dispersion bounds per failure domain,
    then weight-proportional targets within them;
 2. gathers the replicas that must move (on removed devices: always) or should move
-   (breaking a dispersion bound, on draining devices, on devices over target), at most
-   one replica per partition and only partitions not moved in the last
-   ``min_part_hours`` unless ``override_min_part_hours`` is set;
+   (breaking a dispersion bound, on draining devices, on devices over target), only
+   from partitions not moved in the last ``min_part_hours`` unless
+   ``override_min_part_hours`` is set (so with ``min_part_hours > 0`` a partition gives
+   up at most one replica per rebalance);
 3. places them (greedy, most-wanted failure domain first), then repairs what greedy
    could not balance by moving replicas from over- to under-target devices;
 4. reports what moved and the resulting balance and dispersion.
@@ -49,6 +50,14 @@ from storage.ring.ringfile import (
 )
 
 NO_DEVICE = 0xFFFF
+#: Most gather/place/repair rounds in one rebalance (each is one pass over the table).
+MAX_ROUNDS = 8
+
+
+def _excess(table: array, plan: Plan) -> int:
+    """Part-replicas held beyond their devices' targets (0 when perfectly balanced)."""
+    counts = _native.count_replicas(table, plan.slots)
+    return sum(max(0, counts[d] - max(0, plan.dev_target[d])) for d in range(plan.slots))
 
 
 @dataclass
@@ -215,50 +224,72 @@ class RingBuilder:
         touched = bytearray(parts)
         min_seconds = int(self.min_part_hours * 3600)
         seed = (self.version + 1) & 0xFFFFFFFFFFFFFFFF
-        removed, dispersion, drained, over = _native.gather_replicas(
-            table,
-            replicas,
-            parts,
-            plan.anc,
-            len(plan.nodes),
-            plan.dev_state,
-            plan.dev_target,
-            plan.node_max,
-            last_moved,
-            touched,
-            stamp,
-            min_seconds,
-            override_min_part_hours,
-            seed,
-        )
-        relaxed = _native.place_replicas(
-            table,
-            replicas,
-            parts,
-            plan.anc,
-            len(plan.nodes),
-            plan.dev_target,
-            plan.node_target,
-            plan.node_min,
-            plan.node_max,
-            seed,
-        )
-        repaired = _native.repair_replicas(
-            table,
-            replicas,
-            parts,
-            plan.anc,
-            len(plan.nodes),
-            plan.dev_target,
-            plan.node_min,
-            plan.node_max,
-            last_moved,
-            touched,
-            stamp,
-            min_seconds,
-            override_min_part_hours,
-            seed,
-        )
+        gathered = dict.fromkeys(("removed", "dispersion", "drained", "over_target"), 0)
+        relaxed = repaired = 0
+        best = -1
+        # Greedy placement can paint itself into a corner when a change leaves some
+        # failure domain short; a few more gather/place/repair rounds usually finish the
+        # job.  A round that does not reduce the excess over target is undone.
+        for round_ in range(MAX_ROUNDS):
+            saved = (array("H", table), bytearray(touched))
+            round_seed = (seed + 0x9E3779B97F4A7C15 * round_) & 0xFFFFFFFFFFFFFFFF
+            counts = _native.gather_replicas(
+                table,
+                replicas,
+                parts,
+                plan.anc,
+                len(plan.nodes),
+                plan.dev_state,
+                plan.dev_target,
+                plan.node_max,
+                last_moved,
+                touched,
+                stamp,
+                min_seconds,
+                override_min_part_hours,
+                round_seed,
+            )
+            if round_ and not any(counts):
+                break
+            placed_loose = _native.place_replicas(
+                table,
+                replicas,
+                parts,
+                plan.anc,
+                len(plan.nodes),
+                plan.dev_target,
+                plan.node_target,
+                plan.node_min,
+                plan.node_max,
+                round_seed,
+            )
+            fixed = _native.repair_replicas(
+                table,
+                replicas,
+                parts,
+                plan.anc,
+                len(plan.nodes),
+                plan.dev_target,
+                plan.node_min,
+                plan.node_max,
+                last_moved,
+                touched,
+                stamp,
+                min_seconds,
+                override_min_part_hours,
+                round_seed,
+            )
+            excess = _excess(table, plan)
+            if round_ and excess >= best:
+                table[:], touched[:] = saved
+                break
+            for key, value in zip(gathered, counts, strict=True):
+                gathered[key] += value
+            relaxed += placed_loose
+            repaired += fixed
+            best = excess
+            if excess == 0:
+                break
         moved_replicas, moved_parts = _native.finish_moves(before, table, parts, last_moved, stamp)
         devices = list(self.devices.values())
         report = reports.ring_report(devices, plan, table)
@@ -267,12 +298,7 @@ class RingBuilder:
             moved_replicas=moved_replicas,
             moved_parts=moved_parts,
             moved_bytes=self.bytes_used * moved_replicas // (replicas * parts),
-            gathered={
-                "removed": removed,
-                "dispersion": dispersion,
-                "drained": drained,
-                "over_target": over,
-            },
+            gathered=gathered,
             relaxed=relaxed,
             repaired=repaired,
             seconds=time.perf_counter() - started,

@@ -212,7 +212,8 @@ def make_plan(
             kid.target = target
             kid.kmin = max(low, target // parts)
             kid.kmax = min(high, -(-target // parts))
-            kid.topo_max = top
+            # A domain without weight only drains: replicas there are not a dispersion fault.
+            kid.topo_max = top if kid.capacity > 0 else replicas
             if kid.tier < 2:
                 split(target, kid.kmin, kid.kmax, kid.topo_max, kid.children)
             else:

@@ -110,7 +110,8 @@ def notes(plan: Plan) -> list[str]:
                 continue
             share = total * node.weight / weight
             ratio = node.target / share
-            if abs(ratio / parent_ratio - 1) > 0.005:
+            # A domain whose parent holds nothing holds nothing either: nothing to explain.
+            if parent_ratio > 0 and abs(ratio / parent_ratio - 1) > 0.005:
                 tier = TIERS[node.tier]
                 held = f"{tier} {node.name} holds {node.target / total:.1%} of the replicas"
                 has = f"has {node.weight / weight:.1%} of the weight"

@@ -6,6 +6,8 @@ Every test runs over the compiled placement loops and over their pure twins.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ring_backends import BACKENDS, device_share, issue_cluster, use_backend
 
 from cumulo.errors import AlreadyExists, InvalidArgument, NotFound
@@ -96,17 +98,29 @@ def test_min_part_hours_limits_moves_and_override_lifts_it(backend: str) -> None
 
 
 def test_at_most_one_replica_of_a_partition_moves_per_rebalance(backend: str) -> None:
-    builder = issue_cluster(part_power=8)
+    builder = issue_cluster(part_power=8, min_part_hours=1)
     builder.rebalance(now=1_000_000)
     before = list(builder.table or [])
-    for dev_id in (8, 9, 10, 11):  # zone 2, server 2: its devices drain
+    builder.remove_device(0)
+    for dev_id in (4, 5, 6, 7):  # zone 1, the other server: its devices drain
         builder.set_weight(dev_id, 0)
-    builder.rebalance(now=1_000_000)
+    builder.rebalance(now=1_000_000 + 7200)
     after = list(builder.table or [])
     parts = builder.parts
     for p in range(parts):
         moved = sum(1 for r in range(3) if before[r * parts + p] != after[r * parts + p])
         assert moved <= 1
+
+
+def test_one_rebalance_settles_without_min_part_hours(backend: str) -> None:
+    builder = issue_cluster(part_power=8, min_part_hours=0)
+    builder.rebalance(now=1_000_000)
+    builder.remove_device(0)
+    builder.set_weight(4, 0)
+    first = builder.rebalance(now=1_000_000)
+    assert device_share(builder, 4) == 0
+    assert first.report["balance"] <= 1.0 and first.report["dispersion"] == 0.0
+    assert builder.rebalance(now=1_000_000).moved_replicas == 0
 
 
 def test_draining_device_empties(backend: str) -> None:
@@ -234,3 +248,56 @@ def test_unknown_device_is_not_found() -> None:
         builder.remove_device(7)
     with pytest.raises(NotFound):
         builder.set_weight(7, 1)
+
+
+# -- properties over random topologies --------------------------------------------------
+topologies = st.lists(
+    st.tuples(
+        st.integers(1, 2),
+        st.integers(1, 4),
+        st.integers(1, 3),
+        st.sampled_from([1.0, 10.0, 100.0, 4000.0, 8000.0]),
+    ),
+    min_size=5,
+    max_size=22,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    spec=topologies,
+    replicas=st.integers(1, 4),
+    change=st.integers(0, 2**16),
+    min_part_hours=st.sampled_from([0, 1]),
+)
+def test_random_topologies_stay_valid_and_dispersed(
+    spec: list[tuple[int, int, int, float]], replicas: int, change: int, min_part_hours: int
+) -> None:
+    builder = RingBuilder(6, replicas, min_part_hours, salt=b"prop")
+    for i, (region, zone, server, weight) in enumerate(spec):
+        builder.add_device(
+            region=region,
+            zone=zone,
+            ip=f"10.{region}.{zone}.{server}",
+            port=1,
+            device=f"d{i}",
+            weight=weight,
+        )
+    first = builder.rebalance(now=1_000_000)
+    assert_valid(builder)
+    assert first.report["dispersion"] == 0.0
+    ids = sorted(builder.devices)
+    builder.remove_device(ids[change % len(ids)])
+    remaining = sorted(builder.devices)
+    builder.set_weight(remaining[(change // 7) % len(remaining)], float(change % 3) * 100)
+    builder.add_device(
+        region=1, zone=change % 4 + 1, ip="10.9.9.9", port=1, device="new", weight=100
+    )
+    if sum(1 for d in builder.devices.values() if d.weight > 0) < replicas:
+        return
+    later = 1_000_000 + 3600 * 24
+    second = builder.rebalance(now=later)
+    assert_valid(builder)
+    assert second.report["dispersion"] == 0.0 or min_part_hours
+    # Removed devices' replicas always move, whatever min_part_hours says.
+    assert not set(builder.table or []) - set(builder.devices)
