@@ -42,8 +42,11 @@ postgres: deps
 run: venv build
 	$(BIN)/cumulo up --demo
 
+# Every tier against the compiled extensions (PostgreSQL required when root, as
+# in CI), then the unit tier again against the pure-Python twins.
 test: venv build postgres
 	CUMULO_TEST_PG_URL="$$(cat .postgres-url)" CUMULO_REQUIRE_EXTENSIONS=1 \
+		CUMULO_REQUIRE_PG=$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 ) \
 		$(PY) -m pytest -q -p no:cacheprovider tests
 	CUMULO_NO_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/unit
 

@@ -20,6 +20,13 @@ ROOT = Path(__file__).parent
 NATIVE = ROOT / "_native"
 
 
+#: Hand-written C compiled into an extension beside its .pyx, by stem.
+C_SOURCES: dict[str, list[str]] = {
+    # XXH3 built per x86 vector extension and picked at run time (see the header).
+    "checksum": sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "csrc").glob("xxh3_*.c")),
+}
+
+
 def native_extensions() -> list[Extension]:
     if os.environ.get("CUMULO_NO_EXTENSIONS") == "1":
         return []
@@ -28,7 +35,7 @@ def native_extensions() -> list[Extension]:
     extensions = [
         Extension(
             f"_native._{pyx.stem}",
-            [f"_native/{pyx.name}"],
+            [f"_native/{pyx.name}", *C_SOURCES.get(pyx.stem, [])],
             # xxhash.h (libxxhash-dev) is compiled inline: no run-time library needed.
             define_macros=[("XXH_INLINE_ALL", "1")],
             extra_compile_args=["-O3"],

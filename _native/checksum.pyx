@@ -2,17 +2,30 @@
 """Per-chunk xxh3 checksums, compiled.
 
 Twin of ``_native/checksum_py.py`` (the reference); results must be identical.
-XXH3-64 comes from xxhash.h compiled inline (``XXH_INLINE_ALL``), and the hashing
-loop runs without the GIL so several threads can hash chunks in parallel.
+XXH3-64 comes from xxhash.h compiled once per x86 vector extension and picked
+at import (``csrc/xxh3_dispatch.h``), and the hashing loop runs without the GIL
+so several threads can hash chunks in parallel.
 """
 
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 
 
-cdef extern from "xxhash.h" nogil:
-    ctypedef unsigned long long XXH64_hash_t
-    XXH64_hash_t XXH3_64bits(const void* data, size_t length)
+cdef extern from "csrc/xxh3_dispatch.h" nogil:
+    ctypedef unsigned long long (*cumulo_xxh3_64_fn)(const void* data, size_t length)
+    cumulo_xxh3_64_fn cumulo_xxh3_64_select()
+    const char* cumulo_xxh3_64_variant()
+    unsigned long long cumulo_xxh3_64_sse2(const void* data, size_t length)
+    unsigned long long cumulo_xxh3_64_avx2(const void* data, size_t length)
+    unsigned long long cumulo_xxh3_64_avx512(const void* data, size_t length)
+    unsigned long long cumulo_xxh3_64_portable(const void* data, size_t length)
+
+
+# Chosen once at import: the fastest XXH3 this CPU runs (all give identical digests).
+cdef cumulo_xxh3_64_fn _xxh3 = cumulo_xxh3_64_select()
+
+#: Which XXH3 build is in use: "avx512", "avx2", "sse2" or "portable".
+XXH3_VARIANT = cumulo_xxh3_64_variant().decode()
 
 
 cdef inline void _check_chunk_size(Py_ssize_t chunk_size) except *:
@@ -27,7 +40,7 @@ cdef void _hash_chunks(const unsigned char* data, Py_ssize_t length, Py_ssize_t 
     cdef Py_ssize_t size
     while start < length:
         size = chunk_size if length - start > chunk_size else length - start
-        out[index] = XXH3_64bits(data + start, <size_t>size)
+        out[index] = _xxh3(data + start, <size_t>size)
         start += size
         index += 1
 
@@ -67,3 +80,25 @@ def chunk_digests_into(data, Py_ssize_t chunk_size, out):
         with nogil:
             _hash_chunks(&view[0], length, chunk_size, <uint64_t*>&target[0])
     return count
+
+
+def _variant_digest(str variant, data):
+    """XXH3-64 of ``data`` with one named build (tests prove they all agree).
+
+    Raises ValueError for a variant this CPU cannot run.
+    """
+    cdef const unsigned char[::1] view = memoryview(data).cast("B")
+    cdef const void* start = &view[0] if view.shape[0] else NULL
+    supported = {"portable", "sse2", "avx2", "avx512"}
+    if variant not in supported:
+        raise ValueError(f"unknown variant {variant!r}")
+    order = ["portable", "sse2", "avx2", "avx512"]
+    if order.index(variant) > order.index(XXH3_VARIANT):
+        raise ValueError(f"this CPU cannot run the {variant} build")
+    if variant == "avx512":
+        return cumulo_xxh3_64_avx512(start, view.shape[0])
+    if variant == "avx2":
+        return cumulo_xxh3_64_avx2(start, view.shape[0])
+    if variant == "sse2":
+        return cumulo_xxh3_64_sse2(start, view.shape[0])
+    return cumulo_xxh3_64_portable(start, view.shape[0])

@@ -8,6 +8,7 @@ no chunks.  ``_native/checksum.pyx`` must give identical results.
 from __future__ import annotations
 
 from array import array
+
 import xxhash
 
 #: Anything exposing the buffer protocol; ``collections.abc.Buffer`` needs Python 3.12.
@@ -24,7 +25,9 @@ def chunk_digests(data: Buffer, chunk_size: int) -> list[int]:
     _check_chunk_size(chunk_size)
     view = memoryview(data).cast("B")
     hash_chunk = xxhash.xxh3_64_intdigest
-    return [hash_chunk(view[start : start + chunk_size]) for start in range(0, len(view), chunk_size)]
+    return [
+        hash_chunk(view[start : start + chunk_size]) for start in range(0, len(view), chunk_size)
+    ]
 
 
 def chunk_digests_into(data: Buffer, chunk_size: int, out: array) -> int:

@@ -78,9 +78,22 @@ async def start_controller(config: Config) -> Controller:
     )
     await asyncio.to_thread(system.register_instance)
     services = [
-        Service(SYSTEM_SERVICE, SystemServicer(system), system_pb2_grpc.add_SystemServiceServicer_to_server),
+        Service(
+            SYSTEM_SERVICE,
+            SystemServicer(system),
+            system_pb2_grpc.add_SystemServiceServicer_to_server,
+        ),
     ]
-    server = await start_server(config.controller.listen, services)
+    try:
+        server = await start_server(config.controller.listen, services)
+    except errors.Unavailable as exc:
+        await asyncio.to_thread(system.mark_stopped)
+        database.dispose()
+        raise errors.Unavailable(
+            exc.message,
+            hint="another process may use that port; set CUMULO_CONTROLLER_LISTEN=HOST:PORT "
+            "or controller.listen in the config",
+        ) from exc
     log.info(
         "controller %s listening on %s (database %s, native backend %s)",
         system.instance_id,
@@ -106,7 +119,9 @@ async def serve(config: Config, ready_file: Path | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cumulo-controller", description="Run a Cumulo controller.")
+    parser = argparse.ArgumentParser(
+        prog="cumulo-controller", description="Run a Cumulo controller."
+    )
     parser.add_argument("--config", type=Path, help="TOML config file (default: $CUMULO_CONFIG)")
     parser.add_argument("--data-dir", type=Path, help="data directory (overrides the config)")
     parser.add_argument("--listen", help="HOST:PORT to serve on (overrides the config)")

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from cumulo.client import Client, connect  # noqa: E402
+from cumulo.client import Client, connect
 
 __all__ = ["Client", "__version__", "connect"]

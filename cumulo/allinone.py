@@ -58,9 +58,16 @@ def all_in_one_processes(config: Config) -> list[ProcessSpec]:
     return [
         ProcessSpec(
             name="controller",
-            argv=[sys.executable, "-m", "controller", *common,
-                  "--listen", config.controller.listen,
-                  "--ready-file", str(run / "controller.port")],
+            argv=[
+                sys.executable,
+                "-m",
+                "controller",
+                *common,
+                "--listen",
+                config.controller.listen,
+                "--ready-file",
+                str(run / "controller.port"),
+            ],
             ready_file=run / "controller.port",
         ),
     ]

@@ -1,7 +1,8 @@
 """The Python SDK's entry point: :func:`connect` and :class:`Client`.
 
 One :class:`Client` holds one gRPC channel to a controller and exposes each
-service as an attribute (``client.system``, and more as services land).  Every
+service as an attribute (``client.system``, and more as services land); each
+service's client class lives in ``cumulo/services/<domain>.py``.  Every
 method returns plain protobuf messages or dataclasses and raises
 :mod:`cumulo.errors` exceptions, never ``grpc.RpcError``.
 """
@@ -17,7 +18,7 @@ import grpc
 from cumulo import errors
 from cumulo.local import resolve_endpoint
 from cumulo.rpc.status import error_from_rpc
-from cumulo.system.v1 import system_pb2, system_pb2_grpc
+from cumulo.services.system import SystemClient
 
 Response = TypeVar("Response")
 
@@ -80,23 +81,6 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class SystemClient:
-    """``cumulo.system.v1.SystemService``: versions and runtime facts."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self._stub = system_pb2_grpc.SystemServiceStub(client.channel)
-
-    def get_version(self) -> system_pb2.GetVersionResponse:
-        return self._client.call(self._stub.GetVersion, system_pb2.GetVersionRequest())
-
-    def get_info(self, sections: Sequence[str] = ()) -> system_pb2.GetInfoResponse:
-        """Runtime facts; ``sections`` picks among "database", "native", "runtime"."""
-        return self._client.call(
-            self._stub.GetInfo, system_pb2.GetInfoRequest(sections=list(sections))
-        )
 
 
 def connect(endpoint: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Client:

@@ -82,7 +82,16 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
     if kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
             return value.lower() in ("1", "true", "yes", "on")
         raise errors.InvalidArgument(f"config key {key} must be true or false, got {value!r}")
     if kind is int:
@@ -91,12 +100,16 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise errors.InvalidArgument(f"config key {key} must be an integer, got {value!r}") from None
+            raise errors.InvalidArgument(
+                f"config key {key} must be an integer, got {value!r}"
+            ) from None
     if kind is float:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise errors.InvalidArgument(f"config key {key} must be a number, got {value!r}") from None
+            raise errors.InvalidArgument(
+                f"config key {key} must be a number, got {value!r}"
+            ) from None
     if kind is str:
         if not isinstance(value, str):
             raise errors.InvalidArgument(f"config key {key} must be a string, got {value!r}")

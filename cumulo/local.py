@@ -10,6 +10,7 @@ finally the default port on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -71,10 +72,8 @@ def candidate_data_dirs() -> list[Path]:
     if os.environ.get("CUMULO_DATA_DIR"):
         dirs.append(Path(os.environ["CUMULO_DATA_DIR"]).expanduser())
     else:
-        try:
+        with contextlib.suppress(OSError):
             dirs.append(Path(pointer_file().read_text().strip()))
-        except OSError:
-            pass
         dirs.append(default_data_dir())
     return dirs
 

@@ -1,5 +1,4 @@
-"""The object store: ring builder and reader, object servers, proxy, replicator, auditor.
+"""Cumulo's object store: ring, object servers, proxy, replicator and auditor.
 
-Usable on its own: ``storage`` imports neither ``controller`` nor ``agent``.  Hot
-paths come from the ``_native`` facade only.
+Imports neither ``controller`` nor ``agent``: the object store stands alone.
 """

@@ -97,8 +97,12 @@ def _run_detached(args: argparse.Namespace, data_dir: Path) -> int:
         argv += ["--config", str(args.config)]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=os.environ.copy(),
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=os.environ.copy(),
         )
     deadline = time.monotonic() + DETACH_TIMEOUT
     while True:

@@ -23,9 +23,7 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cumulo", description="Cumulo: an IaaS cloud over gRPC."
-    )
+    parser = argparse.ArgumentParser(prog="cumulo", description="Cumulo: an IaaS cloud over gRPC.")
     parser.add_argument(
         "--endpoint", help="controller HOST:PORT (default: the local cloud, or $CUMULO_ENDPOINT)"
     )

@@ -17,6 +17,7 @@ are mapped here too.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -90,8 +91,26 @@ class _Call:
         code, message, details = status_for(error, self.request_id)
         self.code = code
         await self.context.abort(
-            code, message, trailing_metadata=((REQUEST_ID_KEY, self.request_id), (DETAILS_KEY, details))
+            code,
+            message,
+            trailing_metadata=((REQUEST_ID_KEY, self.request_id), (DETAILS_KEY, details)),
         )
+
+    async def __aenter__(self) -> _Call:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        """Map a failure to its status (re-raising as an abort), then log the call."""
+        try:
+            if isinstance(exc, aio.AbortError):
+                self.code = self.context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+            elif isinstance(exc, Exception):
+                await self.fail(exc)
+            return False
+        finally:
+            self.finish()
 
     def finish(self) -> None:
         elapsed_ms = (time.perf_counter() - self.started) * 1000
@@ -103,7 +122,9 @@ class _Call:
             self.request_id,
             self.context.peer(),
         )
-        REQUEST_ID.reset(self.token)
+        # A streaming handler may be closed from another context (client went away).
+        with contextlib.suppress(ValueError):
+            REQUEST_ID.reset(self.token)
 
 
 async def _parsed_stream(
@@ -113,60 +134,48 @@ async def _parsed_stream(
         yield _parse(deserializer, raw, method)
 
 
+def _parsed_request(
+    request: Any, deserializer: Deserializer | None, method: str, streaming: bool
+) -> Any:
+    if streaming:
+        return _parsed_stream(request, deserializer, method)
+    return _parse(deserializer, request, method)
+
+
 def _wrap_unary_response(
-    behavior: Callable[..., Awaitable[Any]], method: str, deserializer: Deserializer | None,
+    behavior: Callable[..., Awaitable[Any]],
+    method: str,
+    deserializer: Deserializer | None,
     streaming_request: bool,
 ) -> Callable[..., Awaitable[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> Any:
-        call = _Call(method, context)
-        try:
-            if streaming_request:
-                request = _parsed_stream(request, deserializer, method)
-            else:
-                request = _parse(deserializer, request, method)
+        async with _Call(method, context):
+            request = _parsed_request(request, deserializer, method, streaming_request)
             return await behavior(request, context)
-        except aio.AbortError:
-            call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-            raise
-        except Exception as exc:
-            await call.fail(exc)
-        finally:
-            call.finish()
 
     return handle
 
 
 def _wrap_stream_response(
-    behavior: Callable[..., Any], method: str, deserializer: Deserializer | None,
+    behavior: Callable[..., Any],
+    method: str,
+    deserializer: Deserializer | None,
     streaming_request: bool,
 ) -> Callable[..., AsyncIterator[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-        call = _Call(method, context)
-        try:
-            if streaming_request:
-                request = _parsed_stream(request, deserializer, method)
-            else:
-                request = _parse(deserializer, request, method)
+        async with _Call(method, context):
+            request = _parsed_request(request, deserializer, method, streaming_request)
             result = behavior(request, context)
             if inspect.isasyncgen(result):
                 async for item in result:
                     yield item
             else:
                 await result  # a handler that writes with context.write()
-        except aio.AbortError:
-            call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-            raise
-        except Exception as exc:
-            await call.fail(exc)
-        finally:
-            call.finish()
 
     return handle
 
 
-def wrap_handler(
-    handler: grpc.RpcMethodHandler, method: str
-) -> grpc.RpcMethodHandler:
+def wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     """Return ``handler`` with request ids, parsing, error mapping and logging added."""
     deserializer = handler.request_deserializer
     serializer = handler.response_serializer

@@ -20,7 +20,9 @@ MAX_PAGE_SIZE = 1000
 _TOKEN_VERSION = 1
 
 
-def page_size(requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
+def page_size(
+    requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
+) -> int:
     """Return the page size to use: ``default`` for 0, capped at ``maximum``."""
     if requested < 0:
         raise errors.InvalidArgument(
@@ -52,5 +54,5 @@ def decode_token(token: str) -> Any:
             "page_token is not a token this server issued",
             field="page.page_token",
             reason="INVALID_PAGE_TOKEN",
-            hint="pass the next_page_token of the previous response, or leave it empty to start over",
+            hint="pass the previous response's next_page_token, or leave it empty to start over",
         ) from None

@@ -1,0 +1,1 @@
+"""Cumulo's per-node agent (arrives with the agent-stream issue)."""

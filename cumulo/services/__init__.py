@@ -1,0 +1,1 @@
+"""SDK clients, one module per service (``client.<domain>``)."""

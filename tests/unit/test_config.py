@@ -1,0 +1,72 @@
+"""Configuration: defaults, TOML file, environment overrides, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cumulo import errors
+from cumulo.config import CONTROLLER_PORT, load_config
+
+
+def test_defaults_work_on_one_machine(tmp_path: Path) -> None:
+    config = load_config(environ={}, data_dir=tmp_path)
+    assert config.controller.listen == f"127.0.0.1:{CONTROLLER_PORT}"
+    assert config.database_url() == f"sqlite:///{tmp_path / 'controller' / 'controller.db'}"
+    assert config.log_dir == tmp_path / "logs"
+
+
+def test_file_then_environment_then_flag(tmp_path: Path) -> None:
+    path = tmp_path / "cumulo.toml"
+    path.write_text(
+        'data_dir = "/srv/cumulo"\n'
+        "[controller]\n"
+        'listen = "0.0.0.0:9000"\n'
+        "require_native = true\n"
+        "[logging]\n"
+        'level = "DEBUG"\n'
+    )
+    config = load_config(path, environ={"CUMULO_CONTROLLER_LISTEN": "127.0.0.1:9100"})
+    assert config.controller.listen == "127.0.0.1:9100"
+    assert config.controller.require_native is True
+    assert config.logging.level == "DEBUG"
+    assert config.data_dir == Path("/srv/cumulo")
+    flagged = load_config(path, environ={}, data_dir=tmp_path / "x")
+    assert flagged.data_dir == tmp_path / "x"
+
+
+def test_environment_values_are_typed(tmp_path: Path) -> None:
+    config = load_config(
+        environ={"CUMULO_CONTROLLER_REQUIRE_NATIVE": "yes", "CUMULO_DATA_DIR": str(tmp_path)}
+    )
+    assert config.controller.require_native is True
+    assert config.data_dir == tmp_path
+    with pytest.raises(errors.InvalidArgument, match="true or false"):
+        load_config(environ={"CUMULO_CONTROLLER_REQUIRE_NATIVE": "maybe"})
+
+
+def test_unknown_key_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[controller]\nlisten_adress = '1.2.3.4:1'\n")
+    with pytest.raises(errors.InvalidArgument, match=r"controller\.listen_adress"):
+        load_config(path, environ={})
+
+
+def test_wrong_type_and_bad_toml_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[controller]\nlisten = 7\n")
+    with pytest.raises(errors.InvalidArgument, match="must be a string"):
+        load_config(path, environ={})
+    path.write_text("[controller\n")
+    with pytest.raises(errors.InvalidArgument, match="not valid TOML"):
+        load_config(path, environ={})
+    with pytest.raises(errors.NotFound, match="does not exist"):
+        load_config(tmp_path / "missing.toml", environ={})
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[controller]\ndatabase_url = 'postgresql+psycopg://u:p@h/db'\n")
+    config = load_config(environ={"CUMULO_CONFIG": str(path)})
+    assert config.database_url() == "postgresql+psycopg://u:p@h/db"
