@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ring_backends import BACKENDS, device_share, issue_cluster, use_backend
 
 from cumulo.errors import AlreadyExists, InvalidArgument, NotFound
 from storage.ring import RingBuilder
+from tests.unit.storage.ring.ring_backends import BACKENDS, device_share, issue_cluster, use_backend
 
 NO_DEVICE = 0xFFFF
 

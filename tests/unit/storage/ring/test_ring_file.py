@@ -9,12 +9,12 @@ import tracemalloc
 from array import array
 
 import pytest
-from ring_backends import BACKENDS, issue_cluster, use_backend
 
 from storage.ring import Ring, RingData, RingFileError, read_ring, write_ring
 from storage.ring.builder import RingBuilder
 from storage.ring.devices import Device
 from storage.ring.ringfile import HEADER
+from tests.unit.storage.ring.ring_backends import BACKENDS, issue_cluster, use_backend
 
 
 @pytest.fixture(params=BACKENDS)

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from ring_backends import BACKENDS, use_backend
+
+from tests.unit.storage.ring.ring_backends import BACKENDS, use_backend
 
 GOLDEN = Path(__file__).resolve().parents[4] / "tests" / "golden" / "ring"
 
