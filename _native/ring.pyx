@@ -7,6 +7,7 @@ a stack buffer (heap only for very long names), and lookups index straight into 
 flat ``array('H')`` table, so a lookup allocates only its result.
 """
 
+cimport cython
 from cpython.array cimport array, clone
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int32_t, uint16_t, uint32_t, uint64_t
@@ -126,6 +127,7 @@ cdef double _monotonic() noexcept nogil:
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
+@cython.final
 cdef class RingIndex:
     """Partition and device lookups over one flat replica-to-device table."""
 
