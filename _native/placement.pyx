@@ -3,8 +3,9 @@
 
 Twin of ``_native/placement_py.py`` (the reference, which states the contract and
 the meaning of every argument); results must be identical.  The loops keep the
-same visiting orders and tie-breaks as the twin, on C arrays instead of Python
-objects.
+same visiting orders and tie-breaks as the twin, on raw C arrays, with the GIL
+released.  Every argument is validated first (lengths, ids and node numbers in
+range) so a bad caller gets a ValueError, never a stray write.
 """
 
 from cpython.array cimport array, clone
@@ -17,6 +18,28 @@ DEF NONE = 0xFFFF
 NO_DEVICE = NONE
 
 
+cdef struct Ctx:
+    unsigned short* table
+    int replicas
+    Py_ssize_t parts
+    const int* anc
+    Py_ssize_t slots
+    Py_ssize_t nodes
+    const signed char* dev_state
+    const long long* dev_target
+    const long long* node_target
+    const int* node_min
+    const int* node_max
+    const unsigned int* last_moved
+    unsigned char* touched
+    long long now
+    long long min_seconds
+    bint override
+    uint64_t seed
+    int64_t* counts
+    int64_t* node_count
+
+
 cdef inline uint64_t _mix64(uint64_t z) noexcept nogil:
     z = z + 0x9E3779B97F4A7C15ULL
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
@@ -24,163 +47,131 @@ cdef inline uint64_t _mix64(uint64_t z) noexcept nogil:
     return z ^ (z >> 31)
 
 
-cdef int _check(const unsigned short[::1] table, Py_ssize_t slots, int replicas,
-                Py_ssize_t parts) except -1:
+cdef int _setup(Ctx* c, unsigned short[::1] table, int replicas, Py_ssize_t parts,
+                const int[::1] anc, Py_ssize_t nodes, Py_ssize_t slots) except -1:
+    """Check the shared arguments and fill the pointers every loop uses."""
+    cdef Py_ssize_t i
+    c.counts = NULL
+    c.node_count = NULL
     if replicas < 1 or replicas > MAX_REPLICAS:
         raise ValueError(f"replicas must be 1..{MAX_REPLICAS}, got {replicas}")
-    if table.shape[0] != replicas * parts:
+    if parts < 1 or table.shape[0] != replicas * parts:
         raise ValueError(f"table must hold replicas * parts = {replicas * parts} slots")
-    cdef Py_ssize_t i
     for i in range(table.shape[0]):
         if table[i] != NONE and table[i] >= slots:
             raise ValueError(f"table names device {table[i]}, past the {slots} known ids")
+    if anc.shape[0] < 3 * slots:
+        raise ValueError(f"anc must hold 3 node numbers for each of {slots} device ids")
+    for i in range(3 * slots):
+        if anc[i] >= nodes:
+            raise ValueError(f"anc names node {anc[i]}, past the {nodes} nodes")
+    c.table = &table[0]
+    c.replicas = replicas
+    c.parts = parts
+    c.anc = &anc[0] if slots else NULL
+    c.slots = slots
+    c.nodes = nodes
+    c.counts = <int64_t*>calloc(slots + 1, sizeof(int64_t))
+    c.node_count = <int64_t*>calloc(nodes + 1, sizeof(int64_t))
+    if c.counts == NULL or c.node_count == NULL:
+        _release(c)
+        raise MemoryError()
+    with nogil:
+        _count(c)
     return 0
 
 
-cdef int64_t* _counts(const unsigned short[::1] table, Py_ssize_t slots) except NULL:
-    cdef int64_t* counts = <int64_t*>calloc(slots + 1, sizeof(int64_t))
-    if counts == NULL:
-        raise MemoryError()
-    cdef Py_ssize_t i
-    for i in range(table.shape[0]):
-        if table[i] != NONE:
-            counts[table[i]] += 1
-    return counts
+cdef void _release(Ctx* c) noexcept:
+    free(c.counts)
+    free(c.node_count)
+    c.counts = NULL
+    c.node_count = NULL
 
 
-cdef int64_t* _node_counts(const unsigned short[::1] table, const int[::1] anc,
-                           Py_ssize_t nodes) except NULL:
-    cdef int64_t* counts = <int64_t*>calloc(nodes + 1, sizeof(int64_t))
-    if counts == NULL:
-        raise MemoryError()
+cdef int _per_node(const int[::1] values, Py_ssize_t nodes, str name) except -1:
+    if values.shape[0] < nodes:
+        raise ValueError(f"{name} must hold one value for each of {nodes} nodes")
+    return 0
+
+
+cdef int _per_part(Py_ssize_t length, Py_ssize_t parts, str name) except -1:
+    if length < parts:
+        raise ValueError(f"{name} must hold one value for each of {parts} partitions")
+    return 0
+
+
+cdef void _count(Ctx* c) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int t, node
-    for i in range(table.shape[0]):
-        if table[i] != NONE:
+    cdef int t, node, dev
+    for i in range(c.replicas * c.parts):
+        dev = c.table[i]
+        if dev != NONE:
+            c.counts[dev] += 1
             for t in range(3):
-                node = anc[3 * table[i] + t]
+                node = c.anc[3 * dev + t]
                 if node >= 0:
-                    counts[node] += 1
-    return counts
+                    c.node_count[node] += 1
 
 
 def count_replicas(const unsigned short[::1] table, Py_ssize_t slots):
     """Part-replicas held by each device id (``array('q')`` of ``slots``)."""
     cdef array out = clone(array("q"), slots, True)
-    cdef Py_ssize_t i
-    for i in range(table.shape[0]):
-        if table[i] != NONE:
-            if table[i] >= slots:
-                raise IndexError("array index out of range")
-            out.data.as_longlongs[table[i]] += 1
+    cdef long long* dst = out.data.as_longlongs
+    cdef Py_ssize_t i, n = table.shape[0]
+    cdef bint bad = False
+    with nogil:
+        for i in range(n):
+            if table[i] != NONE:
+                if table[i] >= slots:
+                    bad = True
+                    break
+                dst[table[i]] += 1
+    if bad:
+        raise IndexError("array index out of range")
     return out
 
 
-def count_dispersion(const unsigned short[::1] table, int replicas, Py_ssize_t parts,
+cdef int _members(const Ctx* c, Py_ssize_t p, int* members) noexcept nogil:
+    cdef int r, n = 0
+    for r in range(c.replicas):
+        if c.table[r * c.parts + p] != NONE:
+            members[n] = c.table[r * c.parts + p]
+            n += 1
+    return n
+
+
+def count_dispersion(unsigned short[::1] table, int replicas, Py_ssize_t parts,
                      const int[::1] anc, const int[::1] node_max):
     """Partitions with more replicas in some node than ``node_max`` allows, or two
     replicas on one device."""
+    cdef Ctx c
+    cdef Py_ssize_t slots = anc.shape[0] // 3
+    _setup(&c, table, replicas, parts, anc, node_max.shape[0], slots)
+    _release(&c)
+    cdef const int* cap = &node_max[0] if node_max.shape[0] else NULL
     cdef Py_ssize_t p, bad = 0
     cdef int r, q, t, n, k, node
     cdef int members[MAX_REPLICAS]
     cdef int seen_node[3 * MAX_REPLICAS]
     cdef int seen_count[3 * MAX_REPLICAS]
     cdef bint dup, over
-    if replicas > MAX_REPLICAS:
-        raise ValueError(f"replicas must be 1..{MAX_REPLICAS}")
-    for p in range(parts):
-        n = 0
-        for r in range(replicas):
-            if table[r * parts + p] != NONE:
-                members[n] = table[r * parts + p]
-                n += 1
-        dup = False
-        for r in range(n):
-            for q in range(r):
-                if members[q] == members[r]:
-                    dup = True
-        if dup:
-            bad += 1
-            continue
-        k = 0
-        for r in range(n):
-            for t in range(3):
-                node = anc[3 * members[r] + t]
-                if node < 0:
-                    continue
-                for q in range(k):
-                    if seen_node[q] == node:
-                        seen_count[q] += 1
-                        break
-                else:
-                    seen_node[k] = node
-                    seen_count[k] = 1
-                    k += 1
-        over = False
-        for q in range(k):
-            if seen_count[q] > node_max[seen_node[q]]:
-                over = True
-        if over:
-            bad += 1
-    return bad
-
-
-cdef inline bint _movable(Py_ssize_t p, const unsigned int[::1] last_moved,
-                          unsigned char[::1] touched, long long now, long long min_seconds,
-                          bint override) noexcept:
-    cdef long long last = now if touched[p] else <long long>last_moved[p]
-    return override or now - last >= min_seconds
-
-
-cdef inline void _take(unsigned short[::1] table, Py_ssize_t slot, const int[::1] anc,
-                       int64_t* counts, int64_t* node_count) noexcept:
-    cdef int dev = table[slot], t, node
-    counts[dev] -= 1
-    for t in range(3):
-        node = anc[3 * dev + t]
-        if node >= 0:
-            node_count[node] -= 1
-    table[slot] = NONE
-
-
-def gather(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[::1] anc,
-           Py_ssize_t nodes, const signed char[::1] dev_state,
-           const long long[::1] dev_target, const int[::1] node_max,
-           const unsigned int[::1] last_moved, unsigned char[::1] touched, long long now,
-           long long min_seconds, bint override, uint64_t seed):
-    """Empty the slots whose replica must or should move (see the twin)."""
-    cdef Py_ssize_t slots = dev_state.shape[0]
-    _check(table, slots, replicas, parts)
-    cdef int64_t* counts = _counts(table, slots)
-    cdef int64_t* node_count = NULL
-    cdef Py_ssize_t slot, p, i, best_slot, removed = 0, dispersion = 0, drained = 0, over = 0
-    cdef Py_ssize_t start
-    cdef int r, t, q, k, dev, node, state
-    cdef int seen_node[3 * MAX_REPLICAS]
-    cdef int seen_count[3 * MAX_REPLICAS]
-    cdef int64_t excess, best_excess
-    cdef bint bad
-    try:
-        node_count = _node_counts(table, anc, nodes)
-        for slot in range(replicas * parts):
-            dev = table[slot]
-            if dev != NONE:
-                state = dev_state[dev]
-                if state == 0 or state == 3:
-                    _take(table, slot, anc, counts, node_count)
-                    touched[slot % parts] = 1
-                    removed += 1
-
+    with nogil:
         for p in range(parts):
-            if not _movable(p, last_moved, touched, now, min_seconds, override):
+            n = _members(&c, p, members)
+            dup = False
+            for r in range(n):
+                for q in range(r):
+                    if members[q] == members[r]:
+                        dup = True
+            if dup:
+                bad += 1
                 continue
             k = 0
-            for r in range(replicas):
-                dev = table[r * parts + p]
-                if dev == NONE:
-                    continue
+            for r in range(n):
                 for t in range(3):
-                    node = anc[3 * dev + t]
+                    node = c.anc[3 * members[r] + t]
+                    if node < 0:
+                        continue
                     for q in range(k):
                         if seen_node[q] == node:
                             seen_count[q] += 1
@@ -189,70 +180,155 @@ def gather(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[
                         seen_node[k] = node
                         seen_count[k] = 1
                         k += 1
-            best_slot = -1
-            best_excess = 0
-            for r in range(replicas):
-                dev = table[r * parts + p]
-                if dev == NONE:
-                    continue
-                bad = False
-                for t in range(3):
-                    node = anc[3 * dev + t]
-                    for q in range(k):
-                        if seen_node[q] == node:
-                            if seen_count[q] > node_max[node]:
-                                bad = True
-                            break
-                if bad:
-                    excess = counts[dev] - dev_target[dev]
-                    if best_slot < 0 or excess > best_excess:
-                        best_slot = r * parts + p
-                        best_excess = excess
-            if best_slot >= 0:
-                _take(table, best_slot, anc, counts, node_count)
-                touched[p] = 1
-                dispersion += 1
+            over = False
+            for q in range(k):
+                if seen_count[q] > cap[seen_node[q]]:
+                    over = True
+            if over:
+                bad += 1
+    return bad
 
-        for slot in range(replicas * parts):
-            dev = table[slot]
-            if dev != NONE and dev_state[dev] == 2:
-                p = slot % parts
-                if _movable(p, last_moved, touched, now, min_seconds, override):
-                    _take(table, slot, anc, counts, node_count)
-                    touched[p] = 1
-                    drained += 1
 
-        start = <Py_ssize_t>(_mix64(seed) % <uint64_t>parts)
-        for i in range(parts):
-            p = (start + i) % parts
-            if not _movable(p, last_moved, touched, now, min_seconds, override):
+cdef inline bint _movable(const Ctx* c, Py_ssize_t p) noexcept nogil:
+    cdef long long last = c.now if c.touched[p] else <long long>c.last_moved[p]
+    return c.override or c.now - last >= c.min_seconds
+
+
+cdef inline void _take(Ctx* c, Py_ssize_t slot) noexcept nogil:
+    cdef int dev = c.table[slot], t, node
+    c.counts[dev] -= 1
+    for t in range(3):
+        node = c.anc[3 * dev + t]
+        if node >= 0:
+            c.node_count[node] -= 1
+    c.table[slot] = NONE
+
+
+cdef void _gather(Ctx* c, Py_ssize_t* out) noexcept nogil:
+    cdef Py_ssize_t slot, p, i, best_slot, start
+    cdef int r, t, q, k, dev, node, state
+    cdef int seen_node[3 * MAX_REPLICAS]
+    cdef int seen_count[3 * MAX_REPLICAS]
+    cdef int64_t excess, best_excess
+    cdef bint bad
+    for slot in range(c.replicas * c.parts):
+        dev = c.table[slot]
+        if dev != NONE:
+            state = c.dev_state[dev]
+            if state == 0 or state == 3:
+                _take(c, slot)
+                c.touched[slot % c.parts] = 1
+                out[0] += 1
+
+    for p in range(c.parts):
+        if not _movable(c, p):
+            continue
+        k = 0
+        for r in range(c.replicas):
+            dev = c.table[r * c.parts + p]
+            if dev == NONE:
                 continue
-            for r in range(replicas):
-                dev = table[r * parts + p]
-                if dev != NONE and counts[dev] > dev_target[dev]:
-                    _take(table, r * parts + p, anc, counts, node_count)
-                    touched[p] = 1
-                    over += 1
-                    break
+            for t in range(3):
+                node = c.anc[3 * dev + t]
+                for q in range(k):
+                    if seen_node[q] == node:
+                        seen_count[q] += 1
+                        break
+                else:
+                    seen_node[k] = node
+                    seen_count[k] = 1
+                    k += 1
+        best_slot = -1
+        best_excess = 0
+        for r in range(c.replicas):
+            dev = c.table[r * c.parts + p]
+            if dev == NONE:
+                continue
+            bad = False
+            for t in range(3):
+                node = c.anc[3 * dev + t]
+                for q in range(k):
+                    if seen_node[q] == node:
+                        if seen_count[q] > c.node_max[node]:
+                            bad = True
+                        break
+            if bad:
+                excess = c.counts[dev] - c.dev_target[dev]
+                if best_slot < 0 or excess > best_excess:
+                    best_slot = r * c.parts + p
+                    best_excess = excess
+        if best_slot >= 0:
+            _take(c, best_slot)
+            c.touched[p] = 1
+            out[1] += 1
+
+    for slot in range(c.replicas * c.parts):
+        dev = c.table[slot]
+        if dev != NONE and c.dev_state[dev] == 2:
+            p = slot % c.parts
+            if _movable(c, p):
+                _take(c, slot)
+                c.touched[p] = 1
+                out[2] += 1
+
+    start = <Py_ssize_t>(_mix64(c.seed) % <uint64_t>c.parts)
+    for i in range(c.parts):
+        p = (start + i) % c.parts
+        if not _movable(c, p):
+            continue
+        for r in range(c.replicas):
+            dev = c.table[r * c.parts + p]
+            if dev != NONE and c.counts[dev] > c.dev_target[dev]:
+                _take(c, r * c.parts + p)
+                c.touched[p] = 1
+                out[3] += 1
+                break
+
+
+def gather(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[::1] anc,
+           Py_ssize_t nodes, const signed char[::1] dev_state,
+           const long long[::1] dev_target, const int[::1] node_max,
+           const unsigned int[::1] last_moved, unsigned char[::1] touched, long long now,
+           long long min_seconds, bint override, uint64_t seed):
+    """Empty the slots whose replica must or should move (see the twin)."""
+    cdef Ctx c
+    cdef Py_ssize_t slots = dev_state.shape[0]
+    if dev_target.shape[0] < slots:
+        raise ValueError("dev_target must hold one value for each device id")
+    _per_node(node_max, nodes, "node_max")
+    _per_part(last_moved.shape[0], parts, "last_moved")
+    _per_part(touched.shape[0], parts, "touched")
+    _setup(&c, table, replicas, parts, anc, nodes, slots)
+    c.dev_state = &dev_state[0] if slots else NULL
+    c.dev_target = &dev_target[0] if slots else NULL
+    c.node_max = &node_max[0] if nodes else NULL
+    c.last_moved = &last_moved[0]
+    c.touched = &touched[0]
+    c.now = now
+    c.min_seconds = min_seconds
+    c.override = override
+    c.seed = seed
+    cdef Py_ssize_t out[4]
+    out[0] = out[1] = out[2] = out[3] = 0
+    try:
+        with nogil:
+            _gather(&c, out)
     finally:
-        free(counts)
-        free(node_count)
-    return removed, dispersion, drained, over
+        _release(&c)
+    return out[0], out[1], out[2], out[3]
 
 
-cdef int _best_device(Py_ssize_t p, const int* members, int n, const int[::1] anc,
-                      const long long[::1] dev_target, const int64_t* counts,
-                      const long long[::1] node_target, const int64_t* node_count,
-                      const int[::1] node_min, const int[::1] node_max, uint64_t seed,
-                      bint strict) noexcept:
+cdef int _best_device(const Ctx* c, Py_ssize_t p, const int* members, int n,
+                      bint strict) noexcept nogil:
     cdef int best = -1, dev, t, m, inside, node, i
-    cdef Py_ssize_t slots = dev_target.shape[0]
     cdef int64_t key[7]
     cdef int64_t best_key[7]
     cdef uint64_t tie, best_tie = 0
     cdef bint ok, member, better
-    for dev in range(slots):
-        if dev_target[dev] < 0:
+    for i in range(7):
+        best_key[i] = 0  # only read once a first candidate set it; silences -Wmaybe-uninitialized
+    for dev in range(c.slots):
+        if c.dev_target[dev] < 0:
             continue
         member = False
         for m in range(n):
@@ -263,20 +339,20 @@ cdef int _best_device(Py_ssize_t p, const int* members, int n, const int[::1] an
             continue
         ok = True
         for t in range(3):
-            node = anc[3 * dev + t]
+            node = c.anc[3 * dev + t]
             inside = 0
             for m in range(n):
-                if anc[3 * members[m] + t] == node:
+                if c.anc[3 * members[m] + t] == node:
                     inside += 1
-            if strict and inside >= node_max[node]:
+            if strict and inside >= c.node_max[node]:
                 ok = False
                 break
-            key[2 * t] = 1 if inside < node_min[node] else 0
-            key[2 * t + 1] = node_target[node] - node_count[node]
+            key[2 * t] = 1 if inside < c.node_min[node] else 0
+            key[2 * t + 1] = c.node_target[node] - c.node_count[node]
         if not ok:
             continue
-        key[6] = dev_target[dev] - counts[dev]
-        tie = _mix64(((<uint64_t>p << 16) | <uint64_t>dev) ^ seed)
+        key[6] = c.dev_target[dev] - c.counts[dev]
+        tie = _mix64(((<uint64_t>p << 16) | <uint64_t>dev) ^ c.seed)
         if best < 0:
             better = True
         else:
@@ -295,47 +371,112 @@ cdef int _best_device(Py_ssize_t p, const int* members, int n, const int[::1] an
     return best
 
 
+cdef Py_ssize_t _place(Ctx* c, Py_ssize_t* relaxed) noexcept nogil:
+    """Fill the holes; returns -1, or the partition no device could take."""
+    cdef int members[MAX_REPLICAS]
+    cdef Py_ssize_t p
+    cdef int r, n, dev, t
+    for p in range(c.parts):
+        n = _members(c, p, members)
+        for r in range(c.replicas):
+            if c.table[r * c.parts + p] != NONE:
+                continue
+            dev = _best_device(c, p, members, n, True)
+            if dev < 0:
+                dev = _best_device(c, p, members, n, False)
+                if dev < 0:
+                    return p
+                relaxed[0] += 1
+            c.table[r * c.parts + p] = dev
+            members[n] = dev
+            n += 1
+            c.counts[dev] += 1
+            for t in range(3):
+                c.node_count[c.anc[3 * dev + t]] += 1
+    return -1
+
+
 def place(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[::1] anc,
           Py_ssize_t nodes, const long long[::1] dev_target,
           const long long[::1] node_target, const int[::1] node_min, const int[::1] node_max,
           uint64_t seed):
     """Fill every empty slot, partition by partition (see the twin)."""
-    cdef Py_ssize_t slots = dev_target.shape[0]
-    _check(table, slots, replicas, parts)
-    cdef int64_t* counts = _counts(table, slots)
-    cdef int64_t* node_count = NULL
-    cdef int members[MAX_REPLICAS]
-    cdef Py_ssize_t p, relaxed = 0
-    cdef int r, n, dev, t
+    cdef Ctx c
+    cdef Py_ssize_t slots = dev_target.shape[0], stuck, relaxed = 0
+    if node_target.shape[0] < nodes:
+        raise ValueError(f"node_target must hold one value for each of {nodes} nodes")
+    _per_node(node_min, nodes, "node_min")
+    _per_node(node_max, nodes, "node_max")
+    _setup(&c, table, replicas, parts, anc, nodes, slots)
+    c.dev_target = &dev_target[0] if slots else NULL
+    c.node_target = &node_target[0] if nodes else NULL
+    c.node_min = &node_min[0] if nodes else NULL
+    c.node_max = &node_max[0] if nodes else NULL
+    c.seed = seed
     try:
-        node_count = _node_counts(table, anc, nodes)
-        for p in range(parts):
-            n = 0
-            for r in range(replicas):
-                if table[r * parts + p] != NONE:
-                    members[n] = table[r * parts + p]
-                    n += 1
-            for r in range(replicas):
-                if table[r * parts + p] != NONE:
-                    continue
-                dev = _best_device(p, members, n, anc, dev_target, counts, node_target,
-                                   node_count, node_min, node_max, seed, True)
-                if dev < 0:
-                    dev = _best_device(p, members, n, anc, dev_target, counts, node_target,
-                                       node_count, node_min, node_max, seed, False)
-                    if dev < 0:
-                        raise ValueError(f"no device can take another replica of partition {p}")
-                    relaxed += 1
-                table[r * parts + p] = dev
-                members[n] = dev
-                n += 1
-                counts[dev] += 1
-                for t in range(3):
-                    node_count[anc[3 * dev + t]] += 1
+        with nogil:
+            stuck = _place(&c, &relaxed)
     finally:
-        free(counts)
-        free(node_count)
+        _release(&c)
+    if stuck >= 0:
+        raise ValueError(f"no device can take another replica of partition {stuck}")
     return relaxed
+
+
+cdef Py_ssize_t _repair(Ctx* c) noexcept nogil:
+    cdef int members[MAX_REPLICAS]
+    cdef Py_ssize_t p, i, start, moved = 0
+    cdef int dev, r, m, t, old, node, left, inside, remain
+    cdef bint present, fits
+    start = <Py_ssize_t>(_mix64(c.seed ^ 0x5EED) % <uint64_t>c.parts)
+    for dev in range(c.slots):
+        if c.dev_target[dev] < 0 or c.counts[dev] >= c.dev_target[dev]:
+            continue
+        for i in range(c.parts):
+            if c.counts[dev] >= c.dev_target[dev]:
+                break
+            p = (start + i) % c.parts
+            if not _movable(c, p):
+                continue
+            present = False
+            for r in range(c.replicas):
+                members[r] = c.table[r * c.parts + p]
+                if members[r] == dev:
+                    present = True
+            if present:
+                continue
+            for r in range(c.replicas):
+                old = members[r]
+                if old == NONE or c.counts[old] <= c.dev_target[old]:
+                    continue
+                fits = True
+                for t in range(3):
+                    node = c.anc[3 * dev + t]
+                    left = c.anc[3 * old + t]
+                    inside = 0
+                    remain = 0
+                    for m in range(c.replicas):
+                        if members[m] == old or members[m] == NONE:
+                            continue
+                        if c.anc[3 * members[m] + t] == node:
+                            inside += 1
+                        if c.anc[3 * members[m] + t] == left:
+                            remain += 1
+                    if inside >= c.node_max[node]:
+                        fits = False
+                        break
+                    if left != node and remain < c.node_min[left]:
+                        fits = False
+                        break
+                if not fits:
+                    continue
+                c.table[r * c.parts + p] = dev
+                c.counts[old] -= 1
+                c.counts[dev] += 1
+                c.touched[p] = 1
+                moved += 1
+                break
+    return moved
 
 
 def repair(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[::1] anc,
@@ -344,83 +485,50 @@ def repair(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[
            unsigned char[::1] touched, long long now, long long min_seconds, bint override,
            uint64_t seed):
     """Move replicas from devices over their target to devices under it (see the twin)."""
-    cdef Py_ssize_t slots = dev_target.shape[0]
-    _check(table, slots, replicas, parts)
-    cdef int64_t* counts = _counts(table, slots)
-    cdef int members[MAX_REPLICAS]
-    cdef Py_ssize_t p, i, start, moved = 0
-    cdef int dev, r, m, t, old, node, left, inside, remain
-    cdef bint present, fits
-    start = <Py_ssize_t>(_mix64(seed ^ 0x5EED) % <uint64_t>parts)
+    cdef Ctx c
+    cdef Py_ssize_t slots = dev_target.shape[0], moved
+    _per_node(node_min, nodes, "node_min")
+    _per_node(node_max, nodes, "node_max")
+    _per_part(last_moved.shape[0], parts, "last_moved")
+    _per_part(touched.shape[0], parts, "touched")
+    _setup(&c, table, replicas, parts, anc, nodes, slots)
+    c.dev_target = &dev_target[0] if slots else NULL
+    c.node_min = &node_min[0] if nodes else NULL
+    c.node_max = &node_max[0] if nodes else NULL
+    c.last_moved = &last_moved[0]
+    c.touched = &touched[0]
+    c.now = now
+    c.min_seconds = min_seconds
+    c.override = override
+    c.seed = seed
     try:
-        for dev in range(slots):
-            if dev_target[dev] < 0 or counts[dev] >= dev_target[dev]:
-                continue
-            for i in range(parts):
-                if counts[dev] >= dev_target[dev]:
-                    break
-                p = (start + i) % parts
-                if not _movable(p, last_moved, touched, now, min_seconds, override):
-                    continue
-                present = False
-                for r in range(replicas):
-                    members[r] = table[r * parts + p]
-                    if members[r] == dev:
-                        present = True
-                if present:
-                    continue
-                for r in range(replicas):
-                    old = members[r]
-                    if old == NONE or counts[old] <= dev_target[old]:
-                        continue
-                    fits = True
-                    for t in range(3):
-                        node = anc[3 * dev + t]
-                        left = anc[3 * old + t]
-                        inside = 0
-                        remain = 0
-                        for m in range(replicas):
-                            if members[m] == old or members[m] == NONE:
-                                continue
-                            if anc[3 * members[m] + t] == node:
-                                inside += 1
-                            if anc[3 * members[m] + t] == left:
-                                remain += 1
-                        if inside >= node_max[node]:
-                            fits = False
-                            break
-                        if left != node and remain < node_min[left]:
-                            fits = False
-                            break
-                    if not fits:
-                        continue
-                    table[r * parts + p] = dev
-                    counts[old] -= 1
-                    counts[dev] += 1
-                    touched[p] = 1
-                    moved += 1
-                    break
+        with nogil:
+            moved = _repair(&c)
     finally:
-        free(counts)
+        _release(&c)
     return moved
 
 
 def finish(const unsigned short[::1] before, const unsigned short[::1] table, Py_ssize_t parts,
            unsigned int[::1] last_moved, long long now):
     """Stamp ``now`` on every partition whose replicas changed devices (see the twin)."""
-    cdef Py_ssize_t slot, p, moved_slots = 0, moved_parts = 0
+    if before.shape[0] != table.shape[0] or parts < 1 or table.shape[0] % parts:
+        raise ValueError("before and table must be tables of the same size")
+    _per_part(last_moved.shape[0], parts, "last_moved")
+    cdef Py_ssize_t slot, p, n = table.shape[0], moved_slots = 0, moved_parts = 0
     cdef unsigned char* marks = <unsigned char*>calloc(parts + 1, 1)
     if marks == NULL:
         raise MemoryError()
     try:
-        for slot in range(table.shape[0]):
-            if before[slot] != NONE and before[slot] != table[slot]:
-                moved_slots += 1
-                marks[slot % parts] = 1
-        for p in range(parts):
-            if marks[p]:
-                last_moved[p] = <unsigned int>now
-                moved_parts += 1
+        with nogil:
+            for slot in range(n):
+                if before[slot] != NONE and before[slot] != table[slot]:
+                    moved_slots += 1
+                    marks[slot % parts] = 1
+            for p in range(parts):
+                if marks[p]:
+                    last_moved[p] = <unsigned int>now
+                    moved_parts += 1
     finally:
         free(marks)
     return moved_slots, moved_parts

@@ -324,3 +324,47 @@ def test_placement_validation() -> None:
                 array("i", [1]),
                 0,
             )
+
+
+@needs_compiled
+def test_compiled_placement_refuses_out_of_range_arguments() -> None:
+    """The compiled loops run on raw pointers without the GIL: bad sizes must raise."""
+    table = array("H", [0, NONE])
+    target = array("q", [1])
+    one = array("i", [1])
+    with pytest.raises(ValueError, match="anc names node"):
+        _placement.place(
+            table, 1, 2, array("i", [0, 0, 5]), 1, target, array("q", [1]), one, one, 0
+        )
+    with pytest.raises(ValueError, match="anc must hold"):
+        _placement.place(table, 1, 2, array("i", [0]), 1, target, array("q", [1]), one, one, 0)
+    with pytest.raises(ValueError, match="node_max must hold"):
+        _placement.place(
+            table,
+            1,
+            2,
+            array("i", [0, 0, 0]),
+            2,
+            target,
+            array("q", [1, 1]),
+            array("i", [1, 1]),
+            one,
+            0,
+        )
+    with pytest.raises(ValueError, match="touched must hold"):
+        _placement.repair(
+            table,
+            1,
+            2,
+            array("i", [0, 0, 0]),
+            1,
+            target,
+            one,
+            one,
+            array("I", [0, 0]),
+            bytearray(1),
+            0,
+            0,
+            False,
+            0,
+        )
