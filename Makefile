@@ -75,7 +75,7 @@ bench-checksum: venv build
 SWIFT_VERSION ?= 2.38.3
 bench-ring: venv build
 	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)"
-	$(PY) bench/ring.py $(RING_BENCH_ARGS)
+	@$(PY) bench/ring.py $(RING_BENCH_ARGS)
 
 clean:
 	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url

@@ -305,7 +305,9 @@ cdef class RingIndex:
         cdef array devs = clone(array("H"), n * replicas, False)
         cdef uint16_t* dst = devs.data.as_ushorts
         cdef const uint32_t* src = parts_out.data.as_uints
-        cdef const uint16_t* tab = self._tab
+        # Hold the table: a reload in another thread may swap it while the GIL is released.
+        cdef array table = self._table
+        cdef const uint16_t* tab = table.data.as_ushorts
         cdef Py_ssize_t parts = self.parts
         with nogil:
             for i in range(n):

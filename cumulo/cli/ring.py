@@ -81,8 +81,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="bytes stored in the ring, for the moved-bytes estimate (kept)",
     )
 
-    show = command("show", "show a builder or ring file", run_show)
-    show.add_argument("--devices", action="store_true", default=True, help=argparse.SUPPRESS)
+    command("show", "show a builder or ring file", run_show)
 
 
 def ring_path(builder: str) -> Path:
