@@ -299,6 +299,22 @@ def _print_report(report: dict[str, Any]) -> None:
             "vs-weight%",
         ],
     )
+    domains = [d for d in report["domains"] if d["tier"] != "server"]
+    print_table(
+        [
+            [
+                d["tier"],
+                d["name"],
+                f"{d['weight_pct']:.2f}",
+                f"{d['target_pct']:.2f}",
+                d["parts"],
+                d["target"],
+                d["max_replicas_per_part"],
+            ]
+            for d in domains
+        ],
+        ["domain", "name", "weight%", "replicas%", "parts", "target", "max/part"],
+    )
     for note in report["notes"]:
         print(f"note: {note}")
 
