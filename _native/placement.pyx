@@ -371,7 +371,185 @@ cdef int _best_device(const Ctx* c, Py_ssize_t p, const int* members, int n,
     return best
 
 
-cdef Py_ssize_t _place(Ctx* c, Py_ssize_t* relaxed) noexcept nogil:
+cdef struct Tree:
+    # The failure-domain tree as CSR lists: regions, then each node's children (zones of
+    # a region, servers of a zone, devices with a target of a server), ascending ids.
+    int nregions
+    int* regions
+    int* start
+    int* kids
+    int* cand
+    int* next_cand
+
+
+cdef void _free_tree(Tree* tree) noexcept nogil:
+    free(tree.regions)
+    free(tree.start)
+    free(tree.kids)
+    free(tree.cand)
+    free(tree.next_cand)
+
+
+cdef int _build_tree(const Ctx* c, Tree* tree) noexcept nogil:
+    """Build the tree; 1 if the descent in :func:`_best_in_tree` is exact for these
+    arguments, 0 if the flat scan must be used, -1 when out of memory.
+
+    The descent visits only nodes whose per-partition count is below their maximum, and
+    assumes such a node always has such a child.  That holds when every node's maximum is
+    at most the sum of its children's (a server's: at most its devices with a target), as
+    :mod:`storage.ring.plan` guarantees, and each node has one parent.  Then the descent
+    returns exactly what the flat scan does, only faster with many devices.
+    """
+    cdef Py_ssize_t n = c.nodes, d, i
+    cdef int t, node, parent
+    cdef int* tier = <int*>calloc(n + 1, sizeof(int))
+    cdef int* up = <int*>calloc(n + 1, sizeof(int))
+    cdef int* fill = <int*>calloc(n + 1, sizeof(int))
+    cdef long long* room = <long long*>calloc(n + 1, sizeof(long long))
+    cdef int ok = 1
+    tree.regions = <int*>calloc(n + 1, sizeof(int))
+    tree.start = <int*>calloc(n + 2, sizeof(int))
+    tree.kids = <int*>calloc(n + c.slots + 1, sizeof(int))
+    tree.cand = <int*>calloc(n + c.slots + 1, sizeof(int))
+    tree.next_cand = <int*>calloc(n + c.slots + 1, sizeof(int))
+    tree.nregions = 0
+    if (tier == NULL or up == NULL or fill == NULL or room == NULL or tree.regions == NULL
+            or tree.start == NULL or tree.kids == NULL or tree.cand == NULL
+            or tree.next_cand == NULL):
+        ok = -1
+    else:
+        for i in range(n):
+            tier[i] = -1
+            up[i] = -1
+        for d in range(c.slots):
+            if c.anc[3 * d] < 0 and c.anc[3 * d + 1] < 0 and c.anc[3 * d + 2] < 0:
+                if c.dev_target[d] >= 0:
+                    ok = 0  # a device that may receive replicas outside the tree
+                continue
+            for t in range(3):
+                node = c.anc[3 * d + t]
+                if node < 0 or (tier[node] != -1 and tier[node] != t):
+                    ok = 0
+                    break
+                tier[node] = t
+                parent = c.anc[3 * d + t - 1] if t else -1
+                if t and up[node] != -1 and up[node] != parent:
+                    ok = 0
+                    break
+                up[node] = parent
+            if ok != 1:
+                break
+        if ok == 1:
+            # Children counts, then offsets, then the lists in ascending id order.
+            for i in range(n):
+                if tier[i] == 0:
+                    tree.regions[tree.nregions] = <int>i
+                    tree.nregions += 1
+                elif tier[i] > 0:
+                    tree.start[up[i] + 1] += 1
+            for d in range(c.slots):
+                if c.dev_target[d] >= 0:
+                    tree.start[c.anc[3 * d + 2] + 1] += 1
+            for i in range(n):
+                tree.start[i + 1] += tree.start[i]
+            for i in range(n):
+                if tier[i] > 0:
+                    tree.kids[tree.start[up[i]] + fill[up[i]]] = <int>i
+                    fill[up[i]] += 1
+            for d in range(c.slots):
+                if c.dev_target[d] >= 0:
+                    node = c.anc[3 * d + 2]
+                    tree.kids[tree.start[node] + fill[node]] = <int>d
+                    fill[node] += 1
+            for i in range(n):
+                if tier[i] == 2:
+                    room[i] = fill[i]
+                elif tier[i] >= 0:
+                    for d in range(tree.start[i], tree.start[i + 1]):
+                        room[i] += c.node_max[tree.kids[d]]
+            for i in range(n):
+                if tier[i] >= 0 and room[i] < c.node_max[i]:
+                    ok = 0
+    free(tier)
+    free(up)
+    free(fill)
+    free(room)
+    return ok
+
+
+cdef inline int _inside(const Ctx* c, const int* members, int n, int t, int node) noexcept nogil:
+    cdef int m, inside = 0
+    for m in range(n):
+        if c.anc[3 * members[m] + t] == node:
+            inside += 1
+    return inside
+
+
+cdef int _best_in_tree(const Ctx* c, Tree* tree, Py_ssize_t p, const int* members,
+                       int n) noexcept nogil:
+    """The flat scan's answer in strict mode, found by descending the tree: at each tier
+    keep every node whose (below minimum, need) key ties for the best among nodes with
+    room for this partition, then pick among their devices."""
+    cdef int ncand = 0, nnext, t, i, j, node, inside, m, dev, best = -1
+    cdef int64_t kdef, kneed, bdef = 0, bneed = 0, need, best_need = 0
+    cdef uint64_t tie, best_tie = 0
+    cdef int* cand = tree.cand
+    cdef int* swap
+    cdef bint member
+    for i in range(tree.nregions):
+        node = tree.regions[i]
+        inside = _inside(c, members, n, 0, node)
+        if inside >= c.node_max[node]:
+            continue
+        kdef = 1 if inside < c.node_min[node] else 0
+        kneed = c.node_target[node] - c.node_count[node]
+        if ncand == 0 or kdef > bdef or (kdef == bdef and kneed > bneed):
+            bdef, bneed, ncand = kdef, kneed, 0
+        elif kdef != bdef or kneed != bneed:
+            continue
+        cand[ncand] = node
+        ncand += 1
+    for t in range(1, 3):
+        nnext = 0
+        for i in range(ncand):
+            for j in range(tree.start[cand[i]], tree.start[cand[i] + 1]):
+                node = tree.kids[j]
+                inside = _inside(c, members, n, t, node)
+                if inside >= c.node_max[node]:
+                    continue
+                kdef = 1 if inside < c.node_min[node] else 0
+                kneed = c.node_target[node] - c.node_count[node]
+                if nnext == 0 or kdef > bdef or (kdef == bdef and kneed > bneed):
+                    bdef, bneed, nnext = kdef, kneed, 0
+                elif kdef != bdef or kneed != bneed:
+                    continue
+                tree.next_cand[nnext] = node
+                nnext += 1
+        swap = tree.next_cand
+        tree.next_cand = cand
+        cand = swap
+        tree.cand = cand
+        ncand = nnext
+    for i in range(ncand):
+        for j in range(tree.start[cand[i]], tree.start[cand[i] + 1]):
+            dev = tree.kids[j]
+            member = False
+            for m in range(n):
+                if members[m] == dev:
+                    member = True
+                    break
+            if member:
+                continue
+            need = c.dev_target[dev] - c.counts[dev]
+            tie = _mix64(((<uint64_t>p << 16) | <uint64_t>dev) ^ c.seed)
+            if (best < 0 or need > best_need
+                    or (need == best_need and (tie > best_tie
+                                               or (tie == best_tie and dev < best)))):
+                best, best_need, best_tie = dev, need, tie
+    return best
+
+
+cdef Py_ssize_t _place(Ctx* c, Tree* tree, bint use_tree, Py_ssize_t* relaxed) noexcept nogil:
     """Fill the holes; returns -1, or the partition no device could take."""
     cdef int members[MAX_REPLICAS]
     cdef Py_ssize_t p
@@ -381,7 +559,10 @@ cdef Py_ssize_t _place(Ctx* c, Py_ssize_t* relaxed) noexcept nogil:
         for r in range(c.replicas):
             if c.table[r * c.parts + p] != NONE:
                 continue
-            dev = _best_device(c, p, members, n, True)
+            if use_tree:
+                dev = _best_in_tree(c, tree, p, members, n)
+            else:
+                dev = _best_device(c, p, members, n, True)
             if dev < 0:
                 dev = _best_device(c, p, members, n, False)
                 if dev < 0:
@@ -413,10 +594,17 @@ def place(unsigned short[::1] table, int replicas, Py_ssize_t parts, const int[:
     c.node_min = &node_min[0] if nodes else NULL
     c.node_max = &node_max[0] if nodes else NULL
     c.seed = seed
+    cdef Tree tree
+    cdef int exact
     try:
         with nogil:
-            stuck = _place(&c, &relaxed)
+            exact = _build_tree(&c, &tree)
+            if exact >= 0:
+                stuck = _place(&c, &tree, exact == 1, &relaxed)
+        if exact < 0:
+            raise MemoryError()
     finally:
+        _free_tree(&tree)
         _release(&c)
     if stuck >= 0:
         raise ValueError(f"no device can take another replica of partition {stuck}")
