@@ -368,3 +368,39 @@ def test_compiled_placement_refuses_out_of_range_arguments() -> None:
             False,
             0,
         )
+
+
+@needs_compiled
+@pytest.mark.parametrize("loosen", [False, True])
+def test_place_equal_on_a_wide_tree_and_with_inconsistent_bounds(loosen: bool) -> None:
+    """The compiled ``place`` descends the tree when the bounds allow it and scans every
+    device otherwise; either way it must return the twin's table."""
+    rng = random.Random(7)
+    spec = [
+        (rng.randint(1, 3), rng.randint(1, 4), rng.randint(1, 4), rng.choice([10, 100, 4000]))
+        for _ in range(60)
+    ]
+    devices = make_devices(spec)
+    parts, replicas = 64, 3
+    plan = make_plan(devices, [], replicas, parts)
+    node_max = array("i", plan.node_max)
+    if loosen:  # a zone allowed more than its servers can take: the descent is not exact
+        zone = next(n for n in plan.nodes if n.tier == 1)
+        node_max[zone.index] = 99
+    tables = []
+    for module in (_placement, placement_py):
+        table = array("H", [NONE]) * (replicas * parts)
+        module.place(
+            table,
+            replicas,
+            parts,
+            plan.anc,
+            len(plan.nodes),
+            plan.dev_target,
+            plan.node_target,
+            plan.node_min,
+            node_max,
+            11,
+        )
+        tables.append(table)
+    assert tables[0] == tables[1]
