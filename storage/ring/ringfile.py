@@ -36,7 +36,13 @@ import xxhash
 import zstandard
 
 from cumulo.errors import InvalidArgument
-from storage.ring.devices import Device
+from storage.ring.devices import (
+    MAX_PART_POWER,
+    MAX_REPLICAS,
+    MIN_PART_POWER,
+    MIN_REPLICAS,
+    Device,
+)
 
 RING_MAGIC = b"CUMRING\x01"
 BUILDER_MAGIC = b"CUMBLDR\x01"
@@ -201,6 +207,20 @@ def read_ring(path: str | os.PathLike[str]) -> RingData:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RingFileError(f"ring file {path} is corrupt (bad field {exc})") from None
+    if not (
+        MIN_PART_POWER <= data.part_power <= MAX_PART_POWER
+        and MIN_REPLICAS <= data.replicas <= MAX_REPLICAS
+    ):
+        raise RingFileError(
+            f"ring file {path} is corrupt: part power {data.part_power} and replicas "
+            f"{data.replicas} are outside {MIN_PART_POWER}..{MAX_PART_POWER} and "
+            f"{MIN_REPLICAS}..{MAX_REPLICAS}"
+        )
+    for index, dev in enumerate(data.devices):
+        if dev is not None and dev.id != index:
+            raise RingFileError(
+                f"ring file {path} is corrupt: device {dev.id} is listed at position {index}"
+            )
     if data.table.typecode != "H" or len(data.table) != data.replicas * data.parts:
         raise RingFileError(
             f"ring file {path} is corrupt: its table has {len(data.table)} entries, "

@@ -89,6 +89,24 @@ def test_inconsistent_table_is_refused(tmp_path) -> None:
         Ring(tmp_path / "r")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("part_power", 60, "outside"), ("replicas", 0, "outside"), ("device_id", 7, "position")],
+)
+def test_implausible_headers_are_refused(tmp_path, field: str, value: int, message: str) -> None:
+    dev = Device(id=0, region=1, zone=1, ip="10.0.0.1", port=1, device="a", weight=1)
+    data = RingData(part_power=1, replicas=1, salt=b"", devices=[dev], table=array("H", [0, 0]))
+    if field == "device_id":
+        data.devices = [
+            Device(id=value, region=1, zone=1, ip="10.0.0.1", port=1, device="a", weight=1)
+        ]
+    else:
+        setattr(data, field, value)
+    write_ring(tmp_path / "r", data)
+    with pytest.raises(RingFileError, match=message):
+        read_ring(tmp_path / "r")
+
+
 def test_reader_reloads_a_newer_file(tmp_path, built: RingBuilder, backend: str) -> None:
     path = tmp_path / "object.ring"
     built.write_ring(path)
