@@ -26,6 +26,10 @@ cdef extern from "<time.h>" nogil:
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+    # CPython's inline accessors: an ASCII str's bytes are its UTF-8, no call needed.
+    bint PyUnicode_IS_COMPACT_ASCII(object unicode)
+    void* PyUnicode_DATA(object unicode)
+    Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
 
 
 cdef extern from "xxhash.h" nogil:
@@ -51,6 +55,9 @@ def mix64(uint64_t value):
 
 cdef inline const char* _utf8(object part, Py_ssize_t* size) except NULL:
     if type(part) is str:
+        if PyUnicode_IS_COMPACT_ASCII(part):
+            size[0] = PyUnicode_GET_LENGTH(part)
+            return <const char*>PyUnicode_DATA(part)
         return PyUnicode_AsUTF8AndSize(part, size)
     if type(part) is bytes:
         size[0] = PyBytes_GET_SIZE(part)
