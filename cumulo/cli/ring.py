@@ -194,6 +194,13 @@ def run_rebalance(args: argparse.Namespace) -> int:
         f"in {result.seconds:.2f} s"
     )
     _print_report(result.report)
+    unsettled = result.report["balance"] > 1.0 or result.report["dispersion"] > 0
+    if unsettled and builder.min_part_hours > 0 and not args.override_min_part_hours:
+        print(
+            f"note: partitions that moved in the last {builder.min_part_hours:g} h (or in "
+            "this rebalance) were left in place; rebalance again later, or pass "
+            "--override-min-part-hours"
+        )
     if result.relaxed:
         print(f"warning: {result.relaxed} replicas could not keep the dispersion rules")
     if not args.dry_run:

@@ -147,3 +147,21 @@ def test_create_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     (tmp_path / "junk").write_bytes(b"junk")
     code, _, err = run(capsys, "ring", "show", str(tmp_path / "junk"))
     assert code == 1 and "neither a Cumulo ring file nor a builder file" in err
+
+
+def test_rebalance_says_when_min_part_hours_held_moves_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builder = str(tmp_path / "object.builder")
+    make_cluster(capsys, builder)
+    assert run(capsys, "ring", "rebalance", builder)[0] == 0
+    state = RingBuilder.load(builder)
+    state.min_part_hours = 24
+    for p in range(state.parts):
+        state.last_moved[p] = 2**32 - 1  # moved "in the future": nothing may move now
+    state.save(builder)
+    assert run(capsys, "ring", "set-weight", builder, "3", "0")[0] == 0
+    code, out, _ = run(capsys, "ring", "rebalance", builder)
+    assert code == 0 and "rebalance again later" in out
+    code, out, _ = run(capsys, "ring", "rebalance", builder, "--override-min-part-hours")
+    assert code == 0 and "rebalance again later" not in out and "balance 0.00%" in out
