@@ -404,3 +404,16 @@ def test_place_equal_on_a_wide_tree_and_with_inconsistent_bounds(loosen: bool) -
         )
         tables.append(table)
     assert tables[0] == tables[1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32), replicas=st.integers(1, 4))
+def test_handoff_properties(seed: int, replicas: int) -> None:
+    index = random_index(_native, seed, 4, replicas)
+    usable = {i for i, d in enumerate(index.devices) if d is not None}
+    for part in range(index.parts):
+        primaries = index.get_part_device_ids(part)
+        hand = index.handoffs(part)
+        assert len(hand) == len(set(hand))
+        assert set(hand) == usable - set(primaries)
+        assert index.handoffs(part, 3) == hand[:3]
