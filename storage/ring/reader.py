@@ -26,6 +26,7 @@ from storage.ring.ringfile import RingData, RingFileError, read_ring
 log = logging.getLogger(__name__)
 
 Signature = tuple[int, int, int]
+_MISSING: Signature = (-1, -1, -1)
 
 
 def build_index(data: RingData) -> Any:
@@ -91,7 +92,9 @@ class Ring:
         try:
             signature = self._signature()
         except RingFileError as exc:
-            log.error("ring %s: %s; keeping version %d", self.path, exc, self.version)
+            if self._refused != _MISSING:  # once, not every interval
+                log.error("ring %s: %s; keeping version %d", self.path, exc, self.version)
+                self._refused = _MISSING
             return
         if signature in (self._loaded, self._refused):
             return

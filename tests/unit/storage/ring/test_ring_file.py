@@ -139,6 +139,11 @@ def test_reader_keeps_old_ring_on_corrupt_file(
     with pytest.raises(RingFileError, match="truncated"):
         ring.reload()
     assert ring.get_nodes("a", "c", "o") == expected
+    path.unlink()
+    with caplog.at_level(logging.ERROR, logger="storage.ring.reader"):
+        assert ring.get_nodes("a", "c", "o") == expected
+        assert ring.get_nodes("a", "c", "o") == expected
+    assert sum("does not exist" in r.getMessage() for r in caplog.records) == 1
     path.write_bytes(raw)  # a good file again is picked up
     os.utime(path, ns=(1, 1))
     ring.get_nodes("a", "c", "o")
