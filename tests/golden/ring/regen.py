@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,10 @@ def compute() -> dict[str, Any]:
             {
                 "step": label,
                 "moved": moved,
-                "table": list(builder.table),
+                "table": [
+                    list(builder.table[r * builder.parts : (r + 1) * builder.parts])
+                    for r in range(builder.replicas)
+                ],
                 "sha256": hashlib.sha256(builder.table.tobytes()).hexdigest(),
             }
         )
@@ -86,8 +90,21 @@ def compute() -> dict[str, Any]:
     return {"salt": builder.salt.hex(), "steps": steps, "lookups": lookups, "handoffs": handoffs}
 
 
+def render(data: dict[str, Any]) -> str:
+    """JSON with every list of plain numbers on one line (one replica row per line)."""
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    return (
+        re.sub(
+            r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]",
+            lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]",
+            text,
+        )
+        + "\n"
+    )
+
+
 def main() -> None:
-    VECTORS.write_text(json.dumps(compute(), indent=1, ensure_ascii=False) + "\n")
+    VECTORS.write_text(render(compute()))
     print(f"wrote {VECTORS}")
 
 
