@@ -73,8 +73,9 @@ bench-checksum: venv build
 # Swift is installed into the venv for this comparison only (never a dependency).
 # RING_BENCH_ARGS="--part-power 18" for the issue's headline figure.
 SWIFT_VERSION ?= 2.38.3
-bench-ring: venv build
-	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)"
+bench-ring: venv
+	@$(PY) setup.py -q build_ext --inplace 1>&2
+	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)" 1>&2
 	@$(PY) bench/ring.py $(RING_BENCH_ARGS)
 
 clean:
