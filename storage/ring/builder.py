@@ -12,7 +12,9 @@ each partition's last-move time.  Changing devices changes nothing until
    ``override_min_part_hours`` is set (so with ``min_part_hours > 0`` a partition gives
    up at most one replica per rebalance);
 3. places them (greedy, most-wanted failure domain first), then repairs what greedy
-   could not balance by moving replicas from over- to under-target devices;
+   could not balance by moving replicas from over- to under-target devices; steps 2-3
+   repeat (up to ``MAX_ROUNDS``) while the excess over target shrinks, and a round that
+   does not help is undone;
 4. reports what moved and the resulting balance and dispersion.
 
 ``rebalance(dry_run=True)`` runs the same steps on copies and changes nothing.  The
