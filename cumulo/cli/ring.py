@@ -188,9 +188,14 @@ def run_rebalance(args: argparse.Namespace) -> int:
         print_json(result.to_dict() | {"ring": None if args.dry_run else str(output)})
         return 0
     verb = "would move" if args.dry_run else "moved"
+    size = (
+        f"~{_size(result.moved_bytes)}"
+        if builder.bytes_used
+        else "pass --bytes-used for a size estimate"
+    )
     print(
         f"{'dry run: ' if args.dry_run else ''}{verb} {result.moved_replicas} part-replicas "
-        f"of {result.moved_parts} partitions (~{_size(result.moved_bytes)}) "
+        f"of {result.moved_parts} partitions ({size}) "
         f"in {result.seconds:.2f} s"
     )
     _print_report(result.report)

@@ -106,6 +106,13 @@ class Ring:
 
     def _load(self, signature: Signature) -> None:
         data = read_ring(self.path)
+        if data.version < self._data.version:
+            log.warning(
+                "ring %s went back from version %d to %d; loading it as the operator's choice",
+                self.path,
+                self._data.version,
+                data.version,
+            )
         self._index.swap(build_index(data))
         self._data = data
         self._loaded = signature
