@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-ring clean postgres
+.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-agents bench-ring clean postgres libvirtd
 
 help:
 	@echo "make run      start the all-in-one cloud on loopback and show it working"
@@ -15,6 +15,7 @@ help:
 	@echo "make verify   ruff, mypy, cython-lint, proto and layout checks"
 	@echo "make fix      apply ruff's fixes and formatting"
 	@echo "make bench    run the benchmarks (JSON on stdout)"
+	@echo "make bench-agents  1,000 simulated agents against one controller (JSON on stdout)"
 
 # System packages (only when root and only what is missing).
 deps:
@@ -39,12 +40,16 @@ proto: venv
 postgres: deps
 	@$(PYTHON) tools/start_postgres.py > .postgres-url
 
+# libvirtd and virtlogd (no init system here: started directly, as root).
+libvirtd: venv
+	@$(PY) tools/start_libvirtd.py
+
 run: venv build
 	$(BIN)/cumulo up --demo
 
 # Every tier against the compiled extensions (PostgreSQL required when root, as
 # in CI), then the unit tier again against the pure-Python twins.
-test: venv build postgres
+test: venv build postgres libvirtd
 	CUMULO_TEST_PG_URL="$$(cat .postgres-url)" CUMULO_REQUIRE_EXTENSIONS=1 \
 		CUMULO_REQUIRE_PG=$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 ) \
 		$(PY) -m pytest -q -p no:cacheprovider tests
@@ -77,6 +82,10 @@ bench-ring: venv
 	@$(PY) setup.py -q build_ext --inplace 1>&2
 	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)" 1>&2
 	@$(PY) bench/ring.py $(RING_BENCH_ARGS)
+
+# AGENTS=1000 PROCESSES=4 by default; see docs/agents.md for the numbers measured.
+bench-agents: venv build
+	$(PY) bench/agents.py --agents $${AGENTS:-1000} --processes $${PROCESSES:-4}
 
 clean:
 	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url

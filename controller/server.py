@@ -10,26 +10,37 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import _native
+from controller.agents.liveness import LivenessMonitor
+from controller.agents.registry import NodeRegistry
+from controller.agents.service import NodeService
+from controller.agents.stream import AgentHub, StreamSettings
+from controller.api.agents import SERVICE_NAME as AGENT_SERVICE
+from controller.api.agents import AgentServicer
+from controller.api.nodes import SERVICE_NAME as NODE_SERVICE
+from controller.api.nodes import NodeServicer
 from controller.api.system import SERVICE_NAME as SYSTEM_SERVICE
 from controller.api.system import SystemServicer
 from controller.db import Database, redact_url
 from controller.db.migrations import migrate
 from controller.system.service import SystemService
 from cumulo import errors
+from cumulo.agent.v1 import agent_pb2_grpc
 from cumulo.config import Config, load_config
 from cumulo.logs import setup_logging
+from cumulo.node.v1 import node_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from cumulo.system.v1 import system_pb2_grpc
 
 log = logging.getLogger("cumulo.controller")
 
 #: Versioned API packages the controller serves.
-API_PACKAGES = ["cumulo.system.v1"]
+API_PACKAGES = ["cumulo.system.v1", "cumulo.node.v1", "cumulo.agent.v1"]
 
 
 @dataclass
@@ -39,6 +50,9 @@ class Controller:
     config: Config
     database: Database
     system: SystemService
+    nodes: NodeService
+    hub: AgentHub
+    liveness: LivenessMonitor
     server: RunningServer
 
     @property
@@ -46,6 +60,10 @@ class Controller:
         return self.server.address
 
     async def stop(self, grace: float = 5.0) -> None:
+        await self.liveness.stop()
+        # Ending the agent streams first lets the server stop without waiting out
+        # the grace period on streams that never end by themselves.
+        await self.hub.stop()
         await self.server.server.stop(grace)
         await asyncio.to_thread(self.system.mark_stopped)
         self.database.dispose()
@@ -77,11 +95,37 @@ async def start_controller(config: Config) -> Controller:
         api_packages=API_PACKAGES,
     )
     await asyncio.to_thread(system.register_instance)
+    settings = config.controller
+    registry = NodeRegistry(database)
+    if settings.local_agent_credential_file:
+        await asyncio.to_thread(
+            registry.ensure_local_credential,
+            config.agent.node_name or socket.gethostname(),
+            Path(settings.local_agent_credential_file).expanduser(),
+        )
+    hub = AgentHub(
+        registry,
+        StreamSettings(
+            heartbeat_timeout=settings.heartbeat_timeout,
+            progress_interval=settings.progress_notify_interval,
+            flush_interval=min(settings.last_seen_flush_interval, settings.heartbeat_timeout / 3),
+            register_timeout=settings.register_timeout,
+        ),
+        instance=system.instance_id,
+    )
+    nodes = NodeService(registry, hub)
+    liveness = LivenessMonitor(
+        registry, settings.heartbeat_timeout, settings.liveness_check_interval
+    )
     services = [
         Service(
             SYSTEM_SERVICE,
             SystemServicer(system),
             system_pb2_grpc.add_SystemServiceServicer_to_server,
+        ),
+        Service(NODE_SERVICE, NodeServicer(nodes), node_pb2_grpc.add_NodeServiceServicer_to_server),
+        Service(
+            AGENT_SERVICE, AgentServicer(hub), agent_pb2_grpc.add_AgentServiceServicer_to_server
         ),
     ]
     try:
@@ -94,6 +138,8 @@ async def start_controller(config: Config) -> Controller:
             hint="another process may use that port; set CUMULO_CONTROLLER_LISTEN=HOST:PORT "
             "or controller.listen in the config",
         ) from exc
+    hub.start()
+    liveness.start()
     log.info(
         "controller %s listening on %s (database %s, native backend %s)",
         system.instance_id,
@@ -101,7 +147,15 @@ async def start_controller(config: Config) -> Controller:
         database.kind,
         _native.BACKEND,
     )
-    return Controller(config=config, database=database, system=system, server=server)
+    return Controller(
+        config=config,
+        database=database,
+        system=system,
+        nodes=nodes,
+        hub=hub,
+        liveness=liveness,
+        server=server,
+    )
 
 
 async def serve(config: Config, ready_file: Path | None = None) -> None:
@@ -126,11 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="data directory (overrides the config)")
     parser.add_argument("--listen", help="HOST:PORT to serve on (overrides the config)")
     parser.add_argument("--ready-file", type=Path, help="write the bound port here once serving")
+    parser.add_argument(
+        "--local-agent-credential-file",
+        type=Path,
+        help="enroll the local node once and write its credential here (used by `cumulo up`)",
+    )
     options = parser.parse_args(argv)
     try:
         config = load_config(options.config, data_dir=options.data_dir)
         if options.listen:
             config.controller.listen = options.listen
+        if options.local_agent_credential_file:
+            config.controller.local_agent_credential_file = str(options.local_agent_credential_file)
         setup_logging(config.logging.level, "controller")
         asyncio.run(serve(config, options.ready_file))
     except errors.CumuloError as exc:

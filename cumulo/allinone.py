@@ -1,11 +1,17 @@
 """The all-in-one supervisor behind ``cumulo up``: start, watch and stop local processes.
 
-It starts each Cumulo process of a one-machine cloud as a child (the controller
-now; agents and storage nodes as they land), waits until each reports the port
-it serves on, records the endpoints for other commands (:mod:`cumulo.local`),
-and stops every child cleanly on SIGINT/SIGTERM (``cumulo down`` sends SIGTERM).
-If a child dies, the supervisor says which and where its log is, and stops the
-rest rather than leave a half-working cloud.
+It starts each Cumulo process of a one-machine cloud as a child (the controller,
+then the node's agent; storage nodes as they land), waits until each reports
+the port it serves on (an agent reports 0 once registered), records the
+endpoints for other commands (:mod:`cumulo.local`), and stops every child
+cleanly on SIGINT/SIGTERM (``cumulo down`` sends SIGTERM).  If a critical child
+dies, the supervisor says which and where its log is, and stops the rest rather
+than leave a half-working cloud; a non-critical one (the agent) is only
+reported: the controller marks its node down, and ``cumulo-agent --data-dir
+DIR`` brings it back with the same identity.
+
+An argument ``{endpoint:NAME}`` is replaced by the address of the already
+started process NAME.
 
 Processes are started by module name (``python -m controller``), never imported,
 so the SDK does not depend on the server packages.
@@ -41,6 +47,8 @@ class ProcessSpec:
     argv: list[str]
     #: The child writes its bound port here once it serves (``--ready-file``).
     ready_file: Path | None = None
+    #: Whether the cloud stops when this child dies.
+    critical: bool = True
 
 
 @dataclass
@@ -67,8 +75,27 @@ def all_in_one_processes(config: Config) -> list[ProcessSpec]:
                 config.controller.listen,
                 "--ready-file",
                 str(run / "controller.port"),
+                "--local-agent-credential-file",
+                str(config.agent_credential_file()),
             ],
             ready_file=run / "controller.port",
+        ),
+        ProcessSpec(
+            name="agent",
+            argv=[
+                sys.executable,
+                "-m",
+                "agent",
+                *common,
+                "--controller",
+                "{endpoint:controller}",
+                "--ready-file",
+                str(run / "agent.ready"),
+                "--pid-file",
+                str(run / "agent.pid"),
+            ],
+            ready_file=run / "agent.ready",
+            critical=False,
         ),
     ]
 
@@ -126,8 +153,12 @@ class Supervisor:
         if spec.ready_file is not None:
             spec.ready_file.unlink(missing_ok=True)
         log_path = self.config.log_dir / f"{spec.name}.log"
+        argv = list(spec.argv)
+        for child in self.children:
+            placeholder = f"{{endpoint:{child.spec.name}}}"
+            argv = [a.replace(placeholder, f"127.0.0.1:{child.port}") for a in argv]
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         child = Child(spec, process, log_path)
         self.children.append(child)
         self.on_event(f"starting {spec.name} ...")
@@ -164,15 +195,24 @@ class Supervisor:
         previous = {
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
+        reported: set[int] = set()
         try:
             while not stop_requested:
                 for child in self.children:
-                    if child.process.poll() is not None:
+                    if child.process.poll() is None or child.process.pid in reported:
+                        continue
+                    if not child.spec.critical:
+                        reported.add(child.process.pid)
                         self.on_event(
                             f"{child.spec.name} exited with code {child.process.returncode}; "
-                            f"stopping the cloud (log: {child.log_path})"
+                            f"the cloud keeps running (log: {child.log_path})"
                         )
-                        return 1
+                        continue
+                    self.on_event(
+                        f"{child.spec.name} exited with code {child.process.returncode}; "
+                        f"stopping the cloud (log: {child.log_path})"
+                    )
+                    return 1
                 time.sleep(0.2)
             return 0
         finally:

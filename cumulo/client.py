@@ -1,7 +1,7 @@
 """The Python SDK's entry point: :func:`connect` and :class:`Client`.
 
 One :class:`Client` holds one gRPC channel to a controller and exposes each
-service as an attribute (``client.system``, and more as services land); each
+service as an attribute (``client.system``, ``client.nodes``, and more as services land); each
 service's client class lives in ``cumulo/services/<domain>.py``.  Every
 method returns plain protobuf messages or dataclasses and raises
 :mod:`cumulo.errors` exceptions, never ``grpc.RpcError``.
@@ -18,6 +18,7 @@ import grpc
 from cumulo import errors
 from cumulo.local import resolve_endpoint
 from cumulo.rpc.status import error_from_rpc
+from cumulo.services.nodes import NodesClient
 from cumulo.services.system import SystemClient
 
 Response = TypeVar("Response")
@@ -40,6 +41,7 @@ class Client:
         self.metadata = list(metadata)
         self.channel = grpc.insecure_channel(endpoint)
         self.system = SystemClient(self)
+        self.nodes = NodesClient(self)
 
     def call(
         self,

@@ -49,6 +49,49 @@ class ControllerConfig:
     database_url: str = ""
     #: Refuse to start when a compiled extension did not load (production setting).
     require_native: bool = False
+    #: Seconds without a heartbeat after which a node is marked down.
+    heartbeat_timeout: float = 10.0
+    #: Seconds between liveness checks (marking silent nodes down).
+    liveness_check_interval: float = 1.0
+    #: Seconds between batched writes of heartbeat times and acks to the database;
+    #: capped at a third of ``heartbeat_timeout``.  One statement per flush keeps
+    #: a thousand heartbeats a second cheap.
+    last_seen_flush_interval: float = 2.0
+    #: Seconds between ProgressNotify messages to an idle agent; also how often
+    #: this controller polls the database for desired-state changes made by
+    #: other controllers.
+    progress_notify_interval: float = 5.0
+    #: Seconds an agent has, after opening its stream, to send Register.
+    register_timeout: float = 10.0
+    #: When set (``cumulo up`` does), the controller enrolls the local node once
+    #: and writes its credential here (mode 0600) for the all-in-one agent.
+    local_agent_credential_file: str = ""
+
+
+@dataclass
+class AgentConfig:
+    #: Controller ``HOST:PORT``; empty means the local cloud's controller (its run
+    #: file under the data directory), else ``controller.listen``.
+    controller: str = ""
+    #: The node's name; empty means the host name.
+    node_name: str = ""
+    #: File holding the node credential ``<node_id>.<secret>`` (``cumulo node enroll``
+    #: prints one); empty means ``<data_dir>/agent/credential``.
+    credential_file: str = ""
+    #: Where the agent keeps its state (node id, last applied revision); empty means
+    #: ``<data_dir>/agent``.
+    state_dir: str = ""
+    #: Seconds between heartbeats; keep it well under ``controller.heartbeat_timeout``.
+    heartbeat_interval: float = 2.0
+    #: Reconnect delay bounds in seconds (jittered exponential backoff between them).
+    backoff_min: float = 0.5
+    backoff_max: float = 30.0
+    #: Drivers that apply desired state, by name (see ``agent/drivers``).
+    drivers: list[str] = field(default_factory=lambda: ["noop"])
+    #: libvirt URI used to detect the hypervisor.
+    hypervisor_uri: str = "qemu:///system"
+    #: Seconds between re-applying the current desired state to repair drift.
+    resync_interval: float = 60.0
 
 
 @dataclass
@@ -56,6 +99,7 @@ class Config:
     #: Where every process keeps its data, logs and run files.
     data_dir: Path = field(default_factory=default_data_dir)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def database_url(self) -> str:
@@ -63,6 +107,20 @@ class Config:
         if self.controller.database_url:
             return self.controller.database_url
         return f"sqlite:///{self.data_dir / 'controller' / 'controller.db'}"
+
+    def agent_state_dir(self) -> Path:
+        """The agent's state directory, with the default filled in."""
+        return (
+            Path(self.agent.state_dir).expanduser()
+            if self.agent.state_dir
+            else (self.data_dir / "agent")
+        )
+
+    def agent_credential_file(self) -> Path:
+        """The agent's credential file, with the default filled in."""
+        if self.agent.credential_file:
+            return Path(self.agent.credential_file).expanduser()
+        return self.data_dir / "agent" / "credential"
 
     @property
     def log_dir(self) -> Path:

@@ -47,13 +47,17 @@ def _announce(cloud: LocalCloud, args: argparse.Namespace) -> None:
 
 
 def _demo(cloud: LocalCloud) -> None:
-    from cumulo.cli import info
+    from cumulo.cli import info, node
 
     print("\n$ cumulo info")
     info.run_info(
         argparse.Namespace(
             endpoint=cloud.endpoints["controller"], timeout=10.0, json=False, section=[]
         )
+    )
+    print("\n$ cumulo node list")
+    node.run_list(
+        argparse.Namespace(endpoint=cloud.endpoints["controller"], timeout=10.0, json=False)
     )
     print()
     sys.stdout.flush()

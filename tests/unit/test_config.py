@@ -70,3 +70,21 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
     path.write_text("[controller]\ndatabase_url = 'postgresql+psycopg://u:p@h/db'\n")
     config = load_config(environ={"CUMULO_CONFIG": str(path)})
     assert config.database_url() == "postgresql+psycopg://u:p@h/db"
+
+
+def test_agent_and_liveness_settings_from_environment(tmp_path: Path) -> None:
+    config = load_config(
+        environ={
+            "CUMULO_AGENT_HEARTBEAT_INTERVAL": "0.5",
+            "CUMULO_AGENT_DRIVERS": "noop, other",
+            "CUMULO_CONTROLLER_HEARTBEAT_TIMEOUT": "3",
+        },
+        data_dir=tmp_path,
+    )
+    assert config.agent.heartbeat_interval == 0.5
+    assert config.agent.drivers == ["noop", "other"]
+    assert config.controller.heartbeat_timeout == 3.0
+    assert config.agent_state_dir() == tmp_path / "agent"
+    assert config.agent_credential_file() == tmp_path / "agent" / "credential"
+    config.agent.state_dir = "/srv/agent"
+    assert config.agent_state_dir() == Path("/srv/agent")
