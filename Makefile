@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-agents clean postgres libvirtd
+.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-agents bench-ring clean postgres libvirtd
 
 help:
 	@echo "make run      start the all-in-one cloud on loopback and show it working"
@@ -74,6 +74,14 @@ bench: bench-checksum
 
 bench-checksum: venv build
 	$(PY) bench/checksum.py
+
+# Swift is installed into the venv for this comparison only (never a dependency).
+# RING_BENCH_ARGS="--part-power 18" for the issue's headline figure.
+SWIFT_VERSION ?= 2.38.3
+bench-ring: venv
+	@$(PY) setup.py -q build_ext --inplace 1>&2
+	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)" 1>&2
+	@$(PY) bench/ring.py $(RING_BENCH_ARGS)
 
 # AGENTS=1000 PROCESSES=4 by default; see docs/agents.md for the numbers measured.
 bench-agents: venv build

@@ -19,7 +19,7 @@ import os
 from types import ModuleType
 
 #: Native modules, by stem; each has ``_<stem>`` (compiled) and ``<stem>_py`` (pure).
-MODULES: tuple[str, ...] = ("checksum",)
+MODULES: tuple[str, ...] = ("checksum", "ring", "placement")
 
 FORCED_PURE: bool = os.environ.get("CUMULO_NO_EXTENSIONS") == "1"
 FALLBACKS: dict[str, str] = {}
@@ -38,11 +38,24 @@ def _load(stem: str) -> ModuleType:
 
 
 _checksum = _load("checksum")
+_ring = _load("ring")
+_placement = _load("placement")
 
 BACKEND: str = "python" if FALLBACKS else "cython"
 
 chunk_digests = _checksum.chunk_digests
 chunk_digests_into = _checksum.chunk_digests_into
+
+RingIndex = _ring.RingIndex
+name_hash = _ring.name_hash
+NO_DEVICE: int = _ring.NO_DEVICE
+
+count_replicas = _placement.count_replicas
+count_dispersion = _placement.count_dispersion
+gather_replicas = _placement.gather
+place_replicas = _placement.place
+repair_replicas = _placement.repair
+finish_moves = _placement.finish
 
 
 class NativeBackendError(RuntimeError):
@@ -63,8 +76,17 @@ __all__ = [
     "BACKEND",
     "FALLBACKS",
     "MODULES",
+    "NO_DEVICE",
     "NativeBackendError",
+    "RingIndex",
     "chunk_digests",
     "chunk_digests_into",
+    "count_dispersion",
+    "count_replicas",
+    "finish_moves",
+    "gather_replicas",
+    "name_hash",
+    "place_replicas",
+    "repair_replicas",
     "require_compiled",
 ]

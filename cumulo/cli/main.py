@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "cumulo.cli.cloud",  # up, down
     "cumulo.cli.info",  # info, version
     "cumulo.cli.node",  # node enroll|list|show|disable|enable|drain|revoke
+    "cumulo.cli.ring",  # ring create|add|remove|set-weight|rebalance|show
 ]
 
 
