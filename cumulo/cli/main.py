@@ -18,6 +18,8 @@ from cumulo import errors
 COMMAND_MODULES = [
     "cumulo.cli.cloud",  # up, down
     "cumulo.cli.info",  # info, version
+    "cumulo.cli.identity",  # login, logout, whoami, token, project, user, role, appcred
+    "cumulo.cli.quota",  # quota, usage
 ]
 
 
