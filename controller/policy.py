@@ -69,6 +69,7 @@ POLICY: dict[str, Rule] = {
     # Health and reflection: probes and `grpcurl list` work without a token.
     "/grpc.health.v1.Health/Check": OPEN,
     "/grpc.health.v1.Health/Watch": OPEN,
+    "/grpc.health.v1.Health/List": OPEN,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": OPEN,
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": OPEN,
     # System facts: anyone with a token (versions and backends are not secrets; the
