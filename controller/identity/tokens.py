@@ -114,11 +114,10 @@ def verify(
     secret = key_lookup(key_id)
     if secret is None:
         raise _invalid("signed with an unknown key")
-    try:
-        given = _unb64(signature)
-    except (binascii.Error, ValueError):
-        raise _invalid("malformed signature") from None
-    if not hmac.compare_digest(_signature(secret, f"{PREFIX}.{key_id}.{payload}"), given):
+    # Compare the canonical text, not decoded bytes: base64's unused low bits would
+    # otherwise let several spellings of one signature pass (a malleable token).
+    expected = _b64(_signature(secret, f"{PREFIX}.{key_id}.{payload}"))
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise _invalid("bad signature")
     try:
         claims = Claims.from_json(_unb64(payload))
