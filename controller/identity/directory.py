@@ -243,8 +243,18 @@ class DirectoryService:
         limit = page_size(size)
         after = _page_after(token)
         query = select(Project).order_by(Project.name).limit(limit + 1)
-        if not caller.is_cloud_admin:
+        if caller.application_credential_id:
+            # A credential is bound to one project; it sees nothing else.
             query = query.where(Project.id == caller.project_id)
+        elif not caller.is_cloud_admin:
+            # The projects the user holds a role on: where it can scope a token to.
+            query = query.where(
+                Project.id.in_(
+                    select(RoleAssignment.project_id).where(
+                        RoleAssignment.user_id == caller.user_id
+                    )
+                )
+            )
         if after is not None:
             query = query.where(Project.name > after)
         with self._database.session() as session:

@@ -12,6 +12,8 @@ Hooks for the other services (compute, volume, network, object):
   :class:`cumulo.errors.QuotaExceeded` if the create would go over a limit.
   The lock holds until the transaction commits with the new rows, so
   concurrent creates at the limit admit exactly the limit.
+* :meth:`QuotaService.check` - the same test without the lock, for a dry run
+  before slow work; only ``reserve`` in the create transaction is binding.
 * :meth:`QuotaService.record_usage` - append a usage record (in the caller's
   transaction when given a session), e.g. object bytes sampled by the object
   service or instance seconds reported by compute.
@@ -150,6 +152,14 @@ class QuotaService:
         """
         if not lock_row(session, Project.id, project_id):
             raise project_not_found(project_id)
+        self.check(session, project_id, wanted)
+
+    def check(self, session: Session, project_id: str, wanted: Mapping[str, int]) -> None:
+        """Refuse if adding ``wanted`` would exceed a limit, without locking.
+
+        A dry run (e.g. to fail fast before slow work); only :meth:`reserve` in the
+        create transaction makes the answer binding.
+        """
         limits = self.limits(session, project_id)
         for resource, amount in sorted(wanted.items()):
             _check_resource(resource)

@@ -321,6 +321,27 @@ def test_reader_reads_member_writes_admin_manages(controller, tenants, backgroun
         background_loop.run(server.server.stop(0.1))
 
 
+def test_deleting_a_user_removes_its_credentials_and_tokens(
+    controller, admin_client, tenants
+) -> None:  # type: ignore[no-untyped-def]
+    with user_client(controller.address, "member-a", "alpha") as member:
+        reply = member.identity.create_application_credential("doomed")
+        admin_client.identity.grant_role(tenants["member_a"], "reader", tenants["b"])
+        assert [p.meta.name for p in member.identity.list_projects()] == ["alpha", "beta"]
+        admin_client.identity.delete_user(tenants["member_a"])
+        with pytest.raises(errors.Unauthenticated):
+            member.identity.get_caller()
+    credential = (reply.credential.meta.id, reply.secret)
+    with (
+        Client(controller.address, timeout=10, app_credential=credential) as robot,
+        pytest.raises(errors.Unauthenticated),
+    ):
+        robot.identity.get_caller()
+    assert tenants["member_a"] not in {
+        a.user_id for a in admin_client.identity.list_role_assignments(tenants["a"])
+    }
+
+
 def test_revoking_a_role_takes_effect_on_the_next_call(controller, admin_client, tenants) -> None:  # type: ignore[no-untyped-def]
     with user_client(controller.address, "reader-a", "alpha") as reader:
         reader.identity.get_caller()

@@ -182,7 +182,8 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListProjects(self, request, context):
-        """Projects the caller may see: its own, or all for a cloud admin.
+        """Projects the caller may see: those its user holds a role on (only the token's project for
+        an application credential), or all for a cloud admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
