@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import uuid
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from controller.db import Database
@@ -64,10 +65,6 @@ def secret_digest(secret: str) -> str:
 
 #: Compared against when the credential id is unknown, so both paths do the same work.
 _DUMMY_SECRET_DIGEST = secret_digest(secrets.token_urlsafe(32))
-
-
-def _ts(value: datetime) -> int:
-    return int(value.timestamp())
 
 
 def _from_ts(value: float) -> datetime:
@@ -198,7 +195,7 @@ class IdentityService:
             project_id=project.id,
             roles=tuple(r for r in ROLES if r in roles),
             issued_at=issued.timestamp(),
-            expires_at=_ts(expires),
+            expires_at=expires.timestamp(),
             authenticated_at=authenticated_at.timestamp(),
             application_credential_id=credential.id if credential else "",
         )
@@ -426,13 +423,11 @@ class IdentityService:
             if session.get(RevokedToken, token_id) is None:
                 session.add(RevokedToken(token_id=token_id, expires_at=expires, revoked_at=now()))
             # Rows of tokens that expired anyway are no longer needed.
-            session.query(RevokedToken).filter(RevokedToken.expires_at < now()).delete()
+            session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now()))
         return token_id
 
 
 def _methods_of(credential: ApplicationCredential) -> frozenset[str]:
-    import json
-
     return frozenset(json.loads(credential.allowed_methods or "[]"))
 
 

@@ -32,15 +32,15 @@ MAX_TOKEN_LENGTH = 4096
 
 @dataclass(frozen=True)
 class Claims:
-    """What a token says. Times are Unix seconds (issue and authentication times keep
-    microseconds, so a password change refuses exactly the tokens issued before it)."""
+    """What a token says. Times are Unix seconds with microseconds, so a password change
+    refuses exactly the tokens issued before it and a token lives exactly its TTL."""
 
     token_id: str
     user_id: str
     project_id: str
     roles: tuple[str, ...]
     issued_at: float
-    expires_at: int
+    expires_at: float
     #: When the password or application credential was checked (renewals keep it).
     authenticated_at: float
     application_credential_id: str = ""
@@ -69,7 +69,7 @@ class Claims:
             project_id=str(body["pid"]),
             roles=tuple(str(r) for r in body["roles"]),
             issued_at=float(body["iat"]),
-            expires_at=int(body["exp"]),
+            expires_at=float(body["exp"]),
             authenticated_at=float(body["aat"]),
             application_credential_id=str(body.get("acid", "")),
         )

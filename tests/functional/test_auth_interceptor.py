@@ -150,3 +150,47 @@ def test_unknown_user_is_hashed_against_the_dummy(controller, monkeypatch) -> No
         with pytest.raises(errors.Unauthenticated):
             controller.identity.issue_with_password(user, "wrong-password-1", "admin", "", "x")
     assert checked == [str(controller.config.identity.password_hash_log_n)] * 2
+
+
+def test_node_credential_methods_pass_through_without_a_caller(background_loop) -> None:  # type: ignore[no-untyped-def]
+    """NODE_CREDENTIAL: no user token is asked for; the service checks its own credential."""
+    from controller.identity.caller import CALLER
+    from controller.policy import NODE_CREDENTIAL
+
+    seen: list[object] = []
+
+    async def node_only(request: bytes, context: aio.ServicerContext) -> bytes:
+        seen.append(CALLER.get())
+        if request != b"enrollment-secret":
+            raise errors.Unauthenticated("not an enrolled node")
+        return b"welcome"
+
+    def add(servicer: Any, server: aio.Server) -> None:
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "test.Node", {"Connect": grpc.unary_unary_rpc_method_handler(node_only)}
+                ),
+            )
+        )
+
+    async def authenticate(token: str) -> Any:
+        raise AssertionError("user tokens are not looked at for node-credential methods")
+
+    running = background_loop.run(
+        start_server(
+            "127.0.0.1:0",
+            [Service("test.Node", None, add)],
+            interceptors=[AuthInterceptor(authenticate, {"/test.Node/Connect": NODE_CREDENTIAL})],
+        )
+    )
+    try:
+        with grpc.insecure_channel(running.address) as channel:
+            connect = channel.unary_unary("/test.Node/Connect")
+            assert connect(b"enrollment-secret", timeout=10) == b"welcome"
+            with pytest.raises(grpc.RpcError) as caught:
+                connect(b"stranger", timeout=10)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert seen == [None, None]
+    finally:
+        background_loop.run(running.server.stop(0.1))

@@ -120,7 +120,7 @@ def test_admin_session_from_login_to_logout(controller, capsys, tmp_path: Path) 
 def test_app_credential_login_and_token_renewal(
     start_controller, capsys, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    running = start_controller(token_ttl_seconds=2)
+    running = start_controller(token_ttl_seconds=4)
     address = running.address
     monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PASSWORD + "\n"))
     code, _, err = cli(
@@ -130,7 +130,9 @@ def test_app_credential_login_and_token_renewal(
     profile = load_profile()
     assert profile is not None and profile.renewal == {"method": "token"}
     first = profile.token
-    time.sleep(1.6)  # the CLI renews with the token itself and saves the new one
+    issued = datetime.fromisoformat(profile.issued_at)
+    # Into the last quarter of the token's life: the CLI renews with the token itself.
+    time.sleep(max(0.0, (issued + timedelta(seconds=3.2) - datetime.now(UTC)).total_seconds()))
     assert cli_json(capsys, "whoami")["user_name"] == "admin"
     renewed = load_profile()
     assert renewed is not None and renewed.token != first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -142,17 +143,18 @@ def test_renewal_keeps_the_session_start_and_stops_at_max_session(start_controll
 
 
 def test_sdk_renews_before_expiry_and_after_an_expired_answer(start_controller) -> None:  # type: ignore[no-untyped-def]
-    running = start_controller(token_ttl_seconds=2)
+    running = start_controller(token_ttl_seconds=4)
     with admin_client(running.address) as client:
         client.system.get_version()
-        assert client.auth is not None
+        assert client.auth is not None and client.auth.expires_at is not None
         first = client.auth.token
-        time.sleep(1.6)  # inside the last quarter of the token's life
+        # Into the last quarter of the token's life (renewal starts 1 s before expiry).
+        time.sleep(max(0.0, (client.auth.expires_at - datetime.now(UTC)).total_seconds() - 0.8))
         client.system.get_version()
         second = client.auth.token
         assert second != first
         # Pretend we do not know the expiry: the server's TOKEN_EXPIRED triggers one renewal.
-        time.sleep(2.1)
+        time.sleep(max(0.0, (client.auth.expires_at - datetime.now(UTC)).total_seconds() + 0.1))
         client.auth.expires_at = None
         client.system.get_version()
         assert client.auth.token != second

@@ -22,7 +22,7 @@ def claims(expires_in: int = 3600) -> tokens.Claims:
         project_id="p-1",
         roles=("member", "reader"),
         issued_at=NOW.timestamp(),
-        expires_at=int(NOW.timestamp()) + expires_in,
+        expires_at=NOW.timestamp() + expires_in,
         authenticated_at=NOW.timestamp(),
         application_credential_id="ac-1",
     )
