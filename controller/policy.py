@@ -14,6 +14,9 @@ Rule kinds:
   domain service's business: another project's resource is NOT_FOUND.
 * ``Rule("admin", scope="system")`` (:data:`CLOUD_ADMIN`) - a cloud admin: the
   admin role on the admin project.
+* :data:`INTROSPECTION` - any valid token, even from an application credential
+  limited to other methods: the call only describes the calling token
+  (``GetCaller``, which other processes use to validate a token).
 * :data:`NODE_CREDENTIAL` - no token; the interceptor lets the call through and
   the service itself checks the node's enrollment credential (for
   ``cumulo.agent.v1.AgentService/Connect``: agents are machines, not users).
@@ -43,6 +46,10 @@ class Rule:
     kind: Kind = "token"
     role: str = "reader"
     scope: Scope = "project"
+    #: The call only describes the calling token itself, so every application
+    #: credential may make it whatever its method list says (GetCaller: a service
+    #: in another process, like the object proxy, validates a token by calling it).
+    introspection: bool = False
 
     def describe(self) -> str:
         if self.kind == "open":
@@ -60,6 +67,7 @@ READER = Rule(role="reader")
 MEMBER = Rule(role="member")
 PROJECT_ADMIN = Rule(role="admin")
 CLOUD_ADMIN = Rule(role="admin", scope="system")
+INTROSPECTION = Rule(role="reader", introspection=True)
 
 _IDENTITY = "/cumulo.identity.v1.IdentityService/"
 _QUOTA = "/cumulo.quota.v1.QuotaService/"
@@ -79,7 +87,7 @@ POLICY: dict[str, Rule] = {
     # Tokens.
     _IDENTITY + "IssueToken": OPEN,
     _IDENTITY + "RevokeToken": READER,
-    _IDENTITY + "GetCaller": READER,
+    _IDENTITY + "GetCaller": INTROSPECTION,
     # Projects: the caller's own is readable by its readers; the rest is cloud-wide.
     _IDENTITY + "CreateProject": CLOUD_ADMIN,
     _IDENTITY + "GetProject": READER,
@@ -115,7 +123,7 @@ def rule_for(method: str, policy: dict[str, Rule] | None = None) -> Rule | None:
 
 def authorize(rule: Rule, caller: Caller, method: str) -> None:
     """Raise PERMISSION_DENIED unless ``caller`` satisfies ``rule`` for ``method``."""
-    if caller.allowed_methods and method not in caller.allowed_methods:
+    if caller.allowed_methods and method not in caller.allowed_methods and not rule.introspection:
         raise errors.PermissionDenied(
             f"this application credential may not call {method}",
             reason="METHOD_NOT_ALLOWED",

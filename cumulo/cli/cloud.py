@@ -114,8 +114,12 @@ def _announce(cloud: LocalCloud, args: argparse.Namespace, config: Config) -> No
 
 
 def _demo(cloud: LocalCloud) -> None:
-    from cumulo.cli import info
+    from cumulo.cli import identity, info
 
+    print("\n$ cumulo whoami")
+    identity.run_whoami(
+        argparse.Namespace(endpoint=cloud.endpoints["controller"], timeout=10.0, json=False)
+    )
     print("\n$ cumulo info")
     info.run_info(
         argparse.Namespace(

@@ -24,8 +24,6 @@ from tests.helpers.identity import (
     user_client,
 )
 
-GET_CALLER = "/cumulo.identity.v1.IdentityService/GetCaller"
-
 
 @pytest.fixture
 def tenants(admin_client: Client) -> dict[str, Any]:
@@ -385,9 +383,10 @@ def test_project_lifecycle_and_paging(admin_client: Client) -> None:
 
 def test_application_credential_limited_to_named_rpcs(controller, tenants) -> None:  # type: ignore[no-untyped-def]
     address = controller.address
+    get_quota = "/cumulo.quota.v1.QuotaService/GetQuota"
     with user_client(address, "member-a", "alpha") as member:
         reply = member.identity.create_application_credential(
-            "monitor", roles=["reader"], allowed_methods=[GET_CALLER]
+            "monitor", roles=["reader"], allowed_methods=[get_quota]
         )
         with pytest.raises(errors.InvalidArgument):
             member.identity.create_application_credential("x", allowed_methods=["/no.Such/Method"])
@@ -395,12 +394,14 @@ def test_application_credential_limited_to_named_rpcs(controller, tenants) -> No
             member.identity.create_application_credential("y", roles=["admin"])
     credential = (reply.credential.meta.id, reply.secret)
     with Client(address, timeout=10, app_credential=credential) as robot:
-        info = robot.identity.get_caller()
-        assert info.roles == ["reader"]
-        assert list(info.allowed_methods) == [GET_CALLER]
+        assert robot.quota.get_quota().project_id == tenants["a"]
         with pytest.raises(errors.PermissionDenied) as caught:
             robot.system.get_version()
         assert caught.value.reason == "METHOD_NOT_ALLOWED"
+        # GetCaller (token introspection) stays open to every credential.
+        info = robot.identity.get_caller()
+        assert info.roles == ["reader"]
+        assert list(info.allowed_methods) == [get_quota]
     with (
         Client(address, timeout=10, app_credential=(credential[0], "wrong")) as robot,
         pytest.raises(errors.Unauthenticated) as refused,

@@ -73,6 +73,7 @@ def test_application_credential_methods_are_enforced() -> None:
     with pytest.raises(errors.PermissionDenied) as caught:
         authorize(READER, limited, METHOD)
     assert caught.value.reason == "METHOD_NOT_ALLOWED"
+    authorize(POLICY["/cumulo.identity.v1.IdentityService/GetCaller"], limited, "/x.Y/Z")
 
 
 def test_only_health_reflection_and_issue_token_are_open() -> None:

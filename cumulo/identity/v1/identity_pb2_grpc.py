@@ -162,6 +162,8 @@ class IdentityServiceServicer:
 
     def GetCaller(self, request, context):
         """Who the calling token belongs to: user, project, roles, restrictions, expiry.
+        Any valid token may call it, even an application credential limited to other methods,
+        so other processes (the object proxy) can validate a token by calling it with that token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
