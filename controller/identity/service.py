@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from controller.db import Database
@@ -200,28 +200,37 @@ class IdentityService:
             application_credential_id=credential.id if credential else "",
         )
         key_id, secret = self.keys.current()
-        caller = self._caller(user, project, roles, claims, allowed_methods)
+        caller = self._make_caller(
+            claims,
+            user_name=user.name,
+            project_name=project.name,
+            is_admin_project=project.is_admin_project,
+            roles=roles,
+            allowed_methods=allowed_methods,
+        )
         return IssuedToken(tokens.sign(claims, key_id, secret), caller)
 
-    def _caller(
-        self,
-        user: User,
-        project: Project,
-        roles: frozenset[str],
+    @staticmethod
+    def _make_caller(
         claims: tokens.Claims,
+        *,
+        user_name: str,
+        project_name: str,
+        is_admin_project: bool,
+        roles: frozenset[str],
         allowed_methods: frozenset[str],
     ) -> Caller:
         return Caller(
-            user_id=user.id,
-            user_name=user.name,
-            project_id=project.id,
-            project_name=project.name,
+            user_id=claims.user_id,
+            user_name=user_name,
+            project_id=claims.project_id,
+            project_name=project_name,
             roles=roles,
             token_id=claims.token_id,
             issued_at=_from_ts(claims.issued_at),
             expires_at=_from_ts(claims.expires_at),
             authenticated_at=_from_ts(claims.authenticated_at),
-            is_cloud_admin=project.is_admin_project and "admin" in roles,
+            is_cloud_admin=is_admin_project and "admin" in roles,
             application_credential_id=claims.application_credential_id,
             allowed_methods=allowed_methods,
         )
@@ -385,32 +394,71 @@ class IdentityService:
     # -- checking ---------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> Caller:
-        """The caller ``token`` stands for right now; UNAUTHENTICATED if it stands for nobody."""
+        """The caller ``token`` stands for right now; UNAUTHENTICATED if it stands for nobody.
+
+        Runs on every call, so it reads with two or three Core queries on one
+        connection rather than through ORM sessions.
+        """
         claims = tokens.verify(token, self.keys.lookup)
-        with self._database.session() as session:
-            if session.get(RevokedToken, claims.token_id) is not None:
+        users, projects = User.__table__, Project.__table__
+        revoked = RevokedToken.__table__
+        with self._database.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    users.c.name,
+                    users.c.enabled,
+                    users.c.tokens_valid_after,
+                    projects.c.name.label("project_name"),
+                    projects.c.enabled.label("project_enabled"),
+                    projects.c.is_admin_project,
+                    exists().where(revoked.c.token_id == claims.token_id).label("revoked"),
+                )
+                .select_from(users.join(projects, projects.c.id == claims.project_id))
+                .where(users.c.id == claims.user_id)
+            ).first()
+            if row is None:
+                raise _revoked("the user or the project was deleted")
+            if row.revoked:
                 raise _revoked("it was revoked")
-            user = session.get(User, claims.user_id)
-            if user is None or not user.enabled:
-                raise _revoked("the user is disabled or deleted")
-            if claims.issued_at < utc(user.tokens_valid_after).timestamp():
+            if not row.enabled:
+                raise _revoked("the user is disabled")
+            if claims.issued_at < utc(row.tokens_valid_after).timestamp():
                 raise _revoked("the user's password changed or their tokens were revoked")
-            project = session.get(Project, claims.project_id)
-            if project is None or not project.enabled:
-                raise _revoked("the project is disabled or deleted")
-            roles = self._held_roles(session, user.id, project.id)
+            if not row.project_enabled:
+                raise _revoked("the project is disabled")
+            held = connection.execute(
+                select(RoleAssignment.role).where(
+                    RoleAssignment.user_id == claims.user_id,
+                    RoleAssignment.project_id == claims.project_id,
+                )
+            ).scalars()
+            roles = expand_roles(frozenset(held))
             allowed: frozenset[str] = frozenset()
             if claims.application_credential_id:
-                credential = session.get(ApplicationCredential, claims.application_credential_id)
+                credentials = ApplicationCredential.__table__
+                credential = connection.execute(
+                    select(
+                        credentials.c.roles,
+                        credentials.c.allowed_methods,
+                        credentials.c.expires_at,
+                    ).where(credentials.c.id == claims.application_credential_id)
+                ).first()
                 if credential is None or (
                     credential.expires_at is not None and utc(credential.expires_at) <= now()
                 ):
                     raise _revoked("its application credential was deleted or expired")
                 roles &= expand_roles(frozenset(credential.roles.split()))
-                allowed = _methods_of(credential)
-            if not roles:
-                raise _revoked("the user no longer has a role on the project")
-            return self._caller(user, project, roles, claims, allowed)
+                allowed = frozenset(json.loads(credential.allowed_methods or "[]"))
+        if not roles:
+            raise _revoked("the user no longer has a role on the project")
+        return self._make_caller(
+            claims,
+            user_name=row.name,
+            project_name=row.project_name,
+            is_admin_project=bool(row.is_admin_project),
+            roles=roles,
+            allowed_methods=allowed,
+        )
 
     def revoke(self, caller: Caller, token: str) -> str:
         """Revoke ``token`` (any valid token its holder presents), or the caller's own."""
