@@ -8,9 +8,11 @@ row in ``controller.policy.POLICY`` fails the suite.  Each method is called:
 2. as a reader of project A: allowed (any answer but UNAUTHENTICATED or
    PERMISSION_DENIED) when the rule is ``reader`` on the project, else
    PERMISSION_DENIED;
-3. as a member of project B, aimed at project A wherever the request has a
-   ``project_id``: NOT_FOUND (A's existence is not leaked), or PERMISSION_DENIED
-   when the rule needs more than a member;
+3. as a member of project B, aimed at project A: every request field named in
+   :data:`A_TARGETS` (``project_id`` everywhere, resource ids per method) is set
+   to one of A's resources; the answer must be NOT_FOUND (A's resources are not
+   leaked, not even their existence), or PERMISSION_DENIED when the rule needs
+   more than a member.  Afterwards A's resources must all still be there;
 4. as a cloud admin: never UNAUTHENTICATED or PERMISSION_DENIED.
 
 Requests are empty messages (plus ``project_id``), so the calls only get as far
@@ -39,15 +41,29 @@ from tests.helpers.identity import USER_PASSWORD, admin_token, make_user
 DENIED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 CALL_TIMEOUT = 3.0
 
+_IDENTITY = "/cumulo.identity.v1.IdentityService/"
+
+#: Where a stranger aims at project A: request field -> which of A's resources to put
+#: there, for every method ("*") or one method.  A new service whose requests name
+#: resources by id adds its methods here (and seeds the resource in ``walk_setup``).
+A_TARGETS: dict[str, dict[str, str]] = {
+    "*": {"project_id": "project"},
+    _IDENTITY + "GetApplicationCredential": {"id": "credential"},
+    _IDENTITY + "DeleteApplicationCredential": {"id": "credential"},
+    _IDENTITY + "GetUser": {"user_id": "member_a"},
+}
+
 
 @dataclass(frozen=True)
 class Method:
     full_name: str  # "/pkg.Service/Method"
     descriptor: Any  # google.protobuf.descriptor.MethodDescriptor
 
-    @property
-    def has_project_id(self) -> bool:
-        return "project_id" in self.descriptor.input_type.fields_by_name
+    def targets(self, resources: dict[str, str]) -> dict[str, str]:
+        """The request fields that aim this method at project A's resources."""
+        wanted = {**A_TARGETS["*"], **A_TARGETS.get(self.full_name, {})}
+        names = self.descriptor.input_type.fields_by_name
+        return {field: resources[kind] for field, kind in wanted.items() if field in names}
 
     def request(self, **fields: str) -> bytes:
         cls = message_factory.GetMessageClass(self.descriptor.input_type)
@@ -104,11 +120,22 @@ def _allows_member(rule: Rule) -> bool:
 
 @pytest.fixture
 def walk_setup(controller, admin_client: Client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Projects A and B; in A a reader, a member and a credential of that member."""
     a = admin_client.identity.create_project("walk-a")
     b = admin_client.identity.create_project("walk-b")
     make_user(admin_client, "walk-reader-a", a.meta.id, "reader")
+    member_a = make_user(admin_client, "walk-member-a", a.meta.id, "member")
     make_user(admin_client, "walk-member-b", b.meta.id, "member")
-    return {"a": a.meta.id, "b": b.meta.id}
+    with Client(controller.address, timeout=10) as anonymous:
+        token = anonymous.identity.login("walk-member-a", USER_PASSWORD, "walk-a").token
+    with Client(controller.address, timeout=10, token=token) as member:
+        credential = member.identity.create_application_credential("walk-cred").credential
+    return {
+        "project": a.meta.id,
+        "b": b.meta.id,
+        "member_a": member_a,
+        "credential": credential.meta.id,
+    }
 
 
 def test_every_registered_rpc_has_a_policy_row_and_obeys_it(controller, walk_setup) -> None:  # type: ignore[no-untyped-def]
@@ -156,16 +183,17 @@ def test_every_registered_rpc_has_a_policy_row_and_obeys_it(controller, walk_set
                 elif code != grpc.StatusCode.PERMISSION_DENIED:
                     failures.append(f"{label}: reader got {code.name}, not PERMISSION_DENIED")
 
-                body = (
-                    method.request(project_id=walk_setup["a"]) if method.has_project_id else empty
-                )
+                targets = method.targets(walk_setup)
+                body = method.request(**targets)
                 code = call(channel, method, body, token_of("walk-member-b", "walk-b"))
                 if not _allows_member(rule):
                     if code != grpc.StatusCode.PERMISSION_DENIED:
                         failures.append(f"{label}: stranger got {code.name}, not PERMISSION_DENIED")
-                elif method.has_project_id:
+                elif targets:
                     if code != grpc.StatusCode.NOT_FOUND:
-                        failures.append(f"{label}: stranger aiming at project A got {code.name}")
+                        failures.append(
+                            f"{label}: stranger aiming at A's {targets} got {code.name}"
+                        )
                 elif code in DENIED:
                     failures.append(f"{label}: member was refused with {code.name}")
 
@@ -173,6 +201,12 @@ def test_every_registered_rpc_has_a_policy_row_and_obeys_it(controller, walk_set
                 if code in DENIED:
                     failures.append(f"{label}: cloud admin was refused with {code.name}")
     assert not failures, "\n".join(failures)
+    # The stranger's calls changed nothing of A's.
+    with Client(address, timeout=10) as anonymous:
+        token = anonymous.identity.login("walk-member-a", USER_PASSWORD, "walk-a").token
+    with Client(address, timeout=10, token=token) as member_a:
+        assert member_a.identity.get_project().meta.id == walk_setup["project"]
+        member_a.identity.get_application_credential(walk_setup["credential"])
 
 
 def test_a_method_without_a_row_is_refused(background_loop) -> None:  # type: ignore[no-untyped-def]
