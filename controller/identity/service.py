@@ -176,7 +176,6 @@ class IdentityService:
 
     def _mint(
         self,
-        session: Session,
         user: User,
         project: Project,
         roles: frozenset[str],
@@ -278,7 +277,7 @@ class IdentityService:
                 raise _bad_credentials()
             project = self._scoped_project(session, user, project_name, project_id)
             roles = self._held_roles(session, user.id, project.id)
-            return self._mint(session, user, project, roles, authenticated_at=now())
+            return self._mint(user, project, roles, authenticated_at=now())
 
     def _scoped_project(
         self, session: Session, user: User, project_name: str, project_id: str
@@ -352,7 +351,6 @@ class IdentityService:
                 )
                 if roles:
                     return self._mint(
-                        session,
                         user,
                         project,
                         roles,
@@ -382,7 +380,6 @@ class IdentityService:
             if user is None or project is None:
                 raise _revoked("the user or project is gone")
             return self._mint(
-                session,
                 user,
                 project,
                 caller.roles,
