@@ -100,6 +100,7 @@ POLICY: dict[str, Rule] = {
     _IDENTITY + "ListUsers": CLOUD_ADMIN,
     _IDENTITY + "UpdateUser": CLOUD_ADMIN,
     _IDENTITY + "DeleteUser": CLOUD_ADMIN,
+    _IDENTITY + "ChangePassword": READER,
     # Roles: a project's admins manage its assignments; its readers may see them.
     _IDENTITY + "ListRoles": READER,
     _IDENTITY + "GrantRole": PROJECT_ADMIN,

@@ -125,10 +125,17 @@ class TokenManager:
                 return  # another thread renewed meanwhile
             if not expired and not self._due(datetime.now(UTC)):
                 return
-            response = client.identity.issue_token(self.credentials.request(self.token))
-            self.token = response.token
-            self.info = response.info
-            self.issued_at = _dt(response.info.issued_at)
-            self.expires_at = _dt(response.info.expires_at)
-            if self.on_renew is not None:
-                self.on_renew(response)
+            self._store(client.identity.issue_token(self.credentials.request(self.token)))
+
+    def adopt(self, response: pb.IssueTokenResponse) -> None:
+        """Use a token the server handed out otherwise (e.g. after ChangePassword)."""
+        with self._lock:
+            self._store(response)
+
+    def _store(self, response: pb.IssueTokenResponse) -> None:
+        self.token = response.token
+        self.info = response.info
+        self.issued_at = _dt(response.info.issued_at)
+        self.expires_at = _dt(response.info.expires_at)
+        if self.on_renew is not None:
+            self.on_renew(response)

@@ -150,6 +150,11 @@ class Client:
                 error = self.translate(exc)
         raise error
 
+    def adopt_token(self, response: Any) -> None:
+        """Carry on with the token in an IssueTokenResponse the server just handed out."""
+        if self.auth is not None:
+            self.auth.adopt(response)
+
     def translate(self, exc: grpc.RpcError) -> errors.CumuloError:
         error = error_from_rpc(exc)
         if isinstance(error, errors.Unavailable) and error.reason == "UNAVAILABLE":

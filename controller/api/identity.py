@@ -270,6 +270,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         await self._run(self._directory.delete_user, current_caller(), request.user_id)
         return pb.DeleteUserResponse()
 
+    async def ChangePassword(
+        self, request: pb.ChangePasswordRequest, context: aio.ServicerContext
+    ) -> pb.ChangePasswordResponse:
+        issued = await self._run(
+            self._identity.change_password,
+            current_caller(),
+            request.current_password,
+            request.new_password,
+            source_address(context.peer() or ""),
+        )
+        return pb.ChangePasswordResponse(token=_issued(issued))
+
     # -- roles ------------------------------------------------------------------------------
 
     async def ListRoles(

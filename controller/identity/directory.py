@@ -135,17 +135,6 @@ def validate_name(name: str, field: str = "name") -> str:
     return name
 
 
-def _validate_password(password: str) -> str:
-    if not passwords.MIN_PASSWORD_LENGTH <= len(password) <= passwords.MAX_PASSWORD_LENGTH:
-        raise errors.InvalidArgument(
-            f"a password needs {passwords.MIN_PASSWORD_LENGTH} to "
-            f"{passwords.MAX_PASSWORD_LENGTH} characters",
-            field="password",
-            hint="use a longer passphrase",
-        )
-    return password
-
-
 def _user_not_found(user_id: str) -> errors.NotFound:
     return errors.NotFound(f"user {user_id!r} not found", field="user_id")
 
@@ -306,7 +295,7 @@ class DirectoryService:
 
     def create_user(self, caller: Caller, name: str, password: str) -> UserView:
         validate_name(name)
-        hashed = passwords.hash_password(_validate_password(password), self._log_n)
+        hashed = passwords.hash_password(passwords.check_new_password(password), self._log_n)
         stamp = now()
         row = User(
             id=str(uuid.uuid4()),
@@ -355,7 +344,7 @@ class DirectoryService:
         if not user_id:
             raise errors.InvalidArgument("user_id is required", field="user_id")
         hashed = (
-            passwords.hash_password(_validate_password(password), self._log_n)
+            passwords.hash_password(passwords.check_new_password(password), self._log_n)
             if password is not None
             else None
         )

@@ -19,6 +19,8 @@ import hashlib
 import hmac
 import secrets
 
+from cumulo import errors
+
 #: log2 of scrypt's CPU/memory cost n: 2**14 with r=8 takes 16 MiB and ~50 ms here.
 DEFAULT_LOG_N = 14
 #: Lowest cost accepted from configuration (tests use it to stay fast).
@@ -30,6 +32,17 @@ _KEY_BYTES = 32
 #: Refuse absurd inputs before hashing them (scrypt would happily hash megabytes).
 MAX_PASSWORD_LENGTH = 1024
 MIN_PASSWORD_LENGTH = 12
+
+
+def check_new_password(password: str, field: str = "password") -> str:
+    """``password`` if it is acceptable as a new password, else INVALID_ARGUMENT."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise errors.InvalidArgument(
+            f"a password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            field=field,
+            hint="use a longer passphrase",
+        )
+    return password
 
 
 def _b64(raw: bytes) -> str:

@@ -388,6 +388,49 @@ class IdentityService:
                 allowed_methods=caller.allowed_methods,
             )
 
+    def change_password(
+        self, caller: Caller, current_password: str, new_password: str, source: str
+    ) -> IssuedToken:
+        """Set the caller's password after checking the current one; revoke its other tokens.
+
+        Wrong current passwords count against the sign-in rate limit, so a stolen
+        token cannot be used to guess the password faster than signing in could.
+        """
+        if caller.application_credential_id:
+            raise errors.PermissionDenied(
+                "an application credential cannot change its user's password",
+                hint="log in with your password to change it",
+            )
+        passwords.check_new_password(new_password, "new_password")
+        keys = [limiter_key("user", caller.user_name), limiter_key("source", source)]
+        self._check_limits(keys)
+        with self._database.session() as session:
+            user = session.get(User, caller.user_id)
+            stored = user.password_hash if user is not None else ""
+        if not passwords.verify_password(current_password, stored):
+            raise self._fail(
+                keys,
+                errors.InvalidArgument(
+                    "the current password is wrong",
+                    field="current_password",
+                    reason="WRONG_PASSWORD",
+                    hint="repeated failures are slowed down",
+                ),
+            )
+        hashed = passwords.hash_password(new_password, self.config.password_hash_log_n)
+        with self._database.session() as session:
+            user = session.get(User, caller.user_id)
+            project = session.get(Project, caller.project_id)
+            if user is None or project is None:
+                raise _revoked("the user or the project was deleted")
+            stamp = now()
+            user.password_hash = hashed
+            # Every token issued until now, this one included, stops working.
+            user.tokens_valid_after = stamp
+            user.updated_at = stamp
+            roles = self._held_roles(session, user.id, project.id)
+            return self._mint(user, project, roles, authenticated_at=now())
+
     # -- checking ---------------------------------------------------------------------------
 
     def authenticate(self, token: str) -> Caller:

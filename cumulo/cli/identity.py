@@ -46,6 +46,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     whoami.set_defaults(func=run_whoami)
     token = commands.add_parser("token", help="print a valid token (for grpcurl -H)")
     token.set_defaults(func=run_token)
+    password = commands.add_parser(
+        "password", help="change your own password (your other tokens stop working)"
+    )
+    password.add_argument("--current-password-file", type=Path)
+    password.add_argument("--new-password-file", type=Path)
+    password.set_defaults(func=run_password)
 
     _register_projects(commands)
     _register_users(commands)
@@ -193,6 +199,30 @@ def run_token(args: argparse.Namespace) -> int:
             raise errors.Unauthenticated("not logged in", hint="run `cumulo login` first")
         token = client.auth.current(client)
     print(token)
+    return 0
+
+
+def run_password(args: argparse.Namespace) -> int:
+    if args.current_password_file:
+        current = _read_secret(args.current_password_file)
+    else:
+        current = getpass.getpass("Current password: ")
+    if args.new_password_file:
+        new = _read_secret(args.new_password_file)
+    else:
+        new = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != new:
+            raise errors.InvalidArgument("the passwords differ")
+    with connect(args.endpoint, timeout=args.timeout) as client:
+        client.identity.change_password(current, new)
+    profile = load_profile()
+    if profile is not None and profile.renewal.get("method") == "password":
+        profile.renewal["password"] = new  # the user asked for it to be kept
+        save_profile(profile)
+    if args.json:
+        print_json({"changed": True})
+    else:
+        print("Password changed; your other sessions are logged out.")
     return 0
 
 

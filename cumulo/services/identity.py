@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -137,6 +138,19 @@ class IdentityClient:
 
     def delete_user(self, user_id: str) -> None:
         self._client.call(self._stub.DeleteUser, pb.DeleteUserRequest(user_id=user_id))
+
+    def change_password(self, current_password: str, new_password: str) -> pb.IssueTokenResponse:
+        """Change the caller's own password; the client carries on with the fresh token."""
+        reply = self._client.call(
+            self._stub.ChangePassword,
+            pb.ChangePasswordRequest(current_password=current_password, new_password=new_password),
+        ).token
+        auth = self._client.auth
+        if auth is not None and auth.credentials.method == "password":
+            # Later re-authentication must use the new password.
+            auth.credentials = dataclasses.replace(auth.credentials, password=new_password)
+        self._client.adopt_token(reply)
+        return reply
 
     # -- roles ------------------------------------------------------------------------------
 

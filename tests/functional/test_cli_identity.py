@@ -137,6 +137,23 @@ def test_app_credential_login_and_token_renewal(
     renewed = load_profile()
     assert renewed is not None and renewed.token != first
 
+    current, new = tmp_path / "current", tmp_path / "new"
+    current.write_text(ADMIN_PASSWORD)
+    new.write_text("the-admin-password-v2")
+    code, out, err = cli(
+        capsys,
+        "password",
+        "--current-password-file",
+        str(current),
+        "--new-password-file",
+        str(new),
+    )
+    assert code == 0, err
+    assert "Password changed" in out
+    changed = load_profile()
+    assert changed is not None and changed.token != renewed.token  # the fresh token is kept
+    assert cli_json(capsys, "whoami")["user_name"] == "admin"
+
     created = cli_json(
         capsys,
         "appcred",

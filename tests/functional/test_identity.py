@@ -216,6 +216,37 @@ def test_password_change_and_disable_revoke_existing_tokens(
         assert caught.value.reason == "INVALID_CREDENTIALS"
 
 
+def test_users_change_their_own_password(controller, tenants) -> None:  # type: ignore[no-untyped-def]
+    address = controller.address
+    with (
+        user_client(address, "reader-a", "alpha") as reader,
+        user_client(address, "reader-a", "alpha") as elsewhere,
+    ):
+        elsewhere.identity.get_caller()
+        with pytest.raises(errors.InvalidArgument) as caught:
+            reader.identity.change_password("not-the-password", "a-new-long-password")
+        assert caught.value.reason == "WRONG_PASSWORD"
+        with pytest.raises(errors.InvalidArgument):
+            reader.identity.change_password(USER_PASSWORD, "short")
+        reader.identity.change_password(USER_PASSWORD, "a-new-long-password")
+        # This client carries on with the fresh token; the other session is logged out.
+        assert reader.identity.get_caller().user_name == "reader-a"
+        with pytest.raises(errors.Unauthenticated):
+            elsewhere.identity.get_caller()
+        with pytest.raises(errors.Unauthenticated):
+            elsewhere.auth.renew(elsewhere, expired=elsewhere.auth.token)  # type: ignore[union-attr]
+    with Client(address, timeout=10) as anonymous:
+        anonymous.identity.login("reader-a", "a-new-long-password", "alpha")
+    with user_client(address, "member-a", "alpha") as member:
+        reply = member.identity.create_application_credential("pw")
+    credential = (reply.credential.meta.id, reply.secret)
+    with (
+        Client(address, timeout=10, app_credential=credential) as robot,
+        pytest.raises(errors.PermissionDenied),
+    ):
+        robot.identity.change_password(USER_PASSWORD, "a-new-long-password")
+
+
 def test_generated_admin_password_is_written_privately_once(start_controller, tmp_path) -> None:  # type: ignore[no-untyped-def]
     running = start_controller(admin_password="")
     path = running.bootstrap.password_file

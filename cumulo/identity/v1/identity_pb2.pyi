@@ -256,6 +256,20 @@ class DeleteUserResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ChangePasswordRequest(_message.Message):
+    __slots__ = ("current_password", "new_password")
+    CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    current_password: str
+    new_password: str
+    def __init__(self, current_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ChangePasswordResponse(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: IssueTokenResponse
+    def __init__(self, token: _Optional[_Union[IssueTokenResponse, _Mapping]] = ...) -> None: ...
+
 class Role(_message.Message):
     __slots__ = ("name", "description", "implies")
     NAME_FIELD_NUMBER: _ClassVar[int]

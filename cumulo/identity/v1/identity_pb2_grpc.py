@@ -99,6 +99,11 @@ class IdentityServiceStub:
                 request_serializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.FromString,
                 _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/cumulo.identity.v1.IdentityService/ChangePassword',
+                request_serializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
+                _registered_method=True)
         self.ListRoles = channel.unary_unary(
                 '/cumulo.identity.v1.IdentityService/ListRoles',
                 request_serializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.ListRolesRequest.SerializeToString,
@@ -240,6 +245,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangePassword(self, request, context):
+        """Change the caller's own password, given the current one; the caller's other tokens
+        stop working and a fresh token is returned. Not from an application credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListRoles(self, request, context):
         """The fixed roles: admin, member, reader.
         """
@@ -364,6 +377,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.FromString,
                     response_serializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=cumulo_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.SerializeToString,
             ),
             'ListRoles': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRoles,
@@ -757,6 +775,33 @@ class IdentityService:
             '/cumulo.identity.v1.IdentityService/DeleteUser',
             cumulo_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
             cumulo_dot_identity_dot_v1_dot_identity__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.identity.v1.IdentityService/ChangePassword',
+            cumulo_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+            cumulo_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,
