@@ -44,6 +44,9 @@ sys.path.insert(0, str(ROOT))
 CREDENTIAL_KEY = "x-cumulo-node-credential"
 TICKS = os.sysconf("SC_CLK_TCK")
 
+#: The throwaway controller's admin password (loopback only, deleted with the run).
+BENCH_ADMIN_PASSWORD = "bench-admin-password"
+
 
 # -- the worker process: simulated agents --------------------------------------------
 
@@ -232,6 +235,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         CUMULO_CONTROLLER_HEARTBEAT_TIMEOUT=str(options.heartbeat_timeout),
         CUMULO_CONTROLLER_PROGRESS_NOTIFY_INTERVAL=str(options.progress_interval),
         CUMULO_LOGGING_LEVEL=options.log_level,
+        CUMULO_IDENTITY_ADMIN_PASSWORD=BENCH_ADMIN_PASSWORD,
         PYTHONPATH=str(ROOT),
     )
     log = open(data_dir / "controller.log", "wb")  # noqa: SIM115
@@ -262,7 +266,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"controller did not start; see {data_dir / 'controller.log'}")
             time.sleep(0.05)
         address = f"127.0.0.1:{ready.read_text().strip()}"
-        client = Client(address, timeout=60)
+        client = Client(
+            address, timeout=60, user="admin", password=BENCH_ADMIN_PASSWORD, project="admin"
+        )
         started = time.monotonic()
         nodes = []
         for i in range(options.agents):

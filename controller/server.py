@@ -22,30 +22,48 @@ from controller.agents.service import NodeService
 from controller.agents.stream import AgentHub, StreamSettings
 from controller.api.agents import SERVICE_NAME as AGENT_SERVICE
 from controller.api.agents import AgentServicer
+from controller.api.auth import AuthInterceptor
+from controller.api.identity import SERVICE_NAME as IDENTITY_SERVICE
+from controller.api.identity import IdentityServicer
 from controller.api.nodes import SERVICE_NAME as NODE_SERVICE
 from controller.api.nodes import NodeServicer
+from controller.api.quota import SERVICE_NAME as QUOTA_SERVICE
+from controller.api.quota import QuotaServicer
 from controller.api.system import SERVICE_NAME as SYSTEM_SERVICE
 from controller.api.system import SystemServicer
 from controller.db import Database, redact_url
 from controller.db.migrations import migrate
+from controller.identity.caller import Caller
+from controller.identity.directory import DirectoryService
+from controller.identity.service import BootstrapReport, IdentityService
+from controller.policy import POLICY
+from controller.quota.service import QuotaService
 from controller.system.service import SystemService
 from cumulo import errors
 from cumulo.agent.v1 import agent_pb2_grpc
 from cumulo.config import Config, load_config
+from cumulo.identity.v1 import identity_pb2_grpc
 from cumulo.logs import setup_logging
 from cumulo.node.v1 import node_pb2_grpc
+from cumulo.quota.v1 import quota_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from cumulo.system.v1 import system_pb2_grpc
 
 log = logging.getLogger("cumulo.controller")
 
 #: Versioned API packages the controller serves.
-API_PACKAGES = ["cumulo.system.v1", "cumulo.node.v1", "cumulo.agent.v1"]
+API_PACKAGES = [
+    "cumulo.agent.v1",
+    "cumulo.identity.v1",
+    "cumulo.node.v1",
+    "cumulo.quota.v1",
+    "cumulo.system.v1",
+]
 
 
 @dataclass
 class Controller:
-    """A running controller: its database and its gRPC server."""
+    """A running controller: its database, domain services and gRPC server."""
 
     config: Config
     database: Database
@@ -53,6 +71,10 @@ class Controller:
     nodes: NodeService
     hub: AgentHub
     liveness: LivenessMonitor
+    identity: IdentityService
+    directory: DirectoryService
+    quota: QuotaService
+    bootstrap: BootstrapReport
     server: RunningServer
 
     @property
@@ -94,6 +116,24 @@ async def start_controller(config: Config) -> Controller:
         listen=config.controller.listen,
         api_packages=API_PACKAGES,
     )
+    quota = QuotaService(database, config.quota.as_dict())
+    identity = IdentityService(database, config.identity)
+    directory = DirectoryService(
+        database,
+        quota,
+        password_hash_log_n=config.identity.password_hash_log_n,
+        known_methods=POLICY,
+    )
+    try:
+        bootstrap = await asyncio.to_thread(identity.bootstrap, config.data_dir)
+    except Exception:
+        database.dispose()
+        raise
+    if bootstrap.password_file is not None:
+        log.warning(
+            "created user 'admin' on project 'admin'; its password is in %s",
+            bootstrap.password_file,
+        )
     await asyncio.to_thread(system.register_instance)
     settings = config.controller
     registry = NodeRegistry(database)
@@ -127,9 +167,25 @@ async def start_controller(config: Config) -> Controller:
         Service(
             AGENT_SERVICE, AgentServicer(hub), agent_pb2_grpc.add_AgentServiceServicer_to_server
         ),
+        Service(
+            IDENTITY_SERVICE,
+            IdentityServicer(identity, directory),
+            identity_pb2_grpc.add_IdentityServiceServicer_to_server,
+        ),
+        Service(
+            QUOTA_SERVICE,
+            QuotaServicer(quota),
+            quota_pb2_grpc.add_QuotaServiceServicer_to_server,
+        ),
     ]
+
+    async def authenticate(token: str) -> Caller:
+        return await asyncio.to_thread(identity.authenticate, token)
+
     try:
-        server = await start_server(config.controller.listen, services)
+        server = await start_server(
+            config.controller.listen, services, interceptors=[AuthInterceptor(authenticate)]
+        )
     except errors.Unavailable as exc:
         await asyncio.to_thread(system.mark_stopped)
         database.dispose()
@@ -154,6 +210,10 @@ async def start_controller(config: Config) -> Controller:
         nodes=nodes,
         hub=hub,
         liveness=liveness,
+        identity=identity,
+        directory=directory,
+        quota=quota,
+        bootstrap=bootstrap,
         server=server,
     )
 

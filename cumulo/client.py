@@ -1,29 +1,76 @@
 """The Python SDK's entry point: :func:`connect` and :class:`Client`.
 
 One :class:`Client` holds one gRPC channel to a controller and exposes each
-service as an attribute (``client.system``, ``client.nodes``, and more as services land); each
-service's client class lives in ``cumulo/services/<domain>.py``.  Every
-method returns plain protobuf messages or dataclasses and raises
-:mod:`cumulo.errors` exceptions, never ``grpc.RpcError``.
+service as an attribute (``client.system``, ``client.identity``,
+``client.quota``, ``client.nodes``, and more as services land); each service's client class
+lives in ``cumulo/services/<domain>.py``.  Every method returns plain protobuf
+messages or dataclasses and raises :mod:`cumulo.errors` exceptions, never
+``grpc.RpcError``.
+
+Authentication: pass ``token=``, or ``user=``/``password=``/``project=``, or
+``app_credential=(id, secret)``.  The client sends ``authorization: Bearer
+<token>`` on every call, issues a token when it has none, renews it shortly
+before it expires, and once more if the server says it expired::
+
+    client = cumulo.connect("10.0.0.5:7700", user="alice", password=pw, project="web")
+    client = cumulo.connect(app_credential=(cred_id, secret))
+    client = cumulo.connect()   # the profile `cumulo login` / `cumulo up` saved
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 
 from cumulo import errors
-from cumulo.local import resolve_endpoint
+from cumulo.auth import Credentials, TokenManager
+from cumulo.local import find_local_cloud, resolve_endpoint
+from cumulo.profile import Profile, load_profile, save_profile
 from cumulo.rpc.status import error_from_rpc
+from cumulo.services.identity import IdentityClient
 from cumulo.services.nodes import NodesClient
+from cumulo.services.quota import QuotaClient
 from cumulo.services.system import SystemClient
 
 Response = TypeVar("Response")
 
 DEFAULT_TIMEOUT = 30.0
+AUTHORIZATION_KEY = "authorization"
+
+
+def credentials_from(
+    *,
+    token: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    project: str | None = None,
+    project_id: str | None = None,
+    app_credential: tuple[str, str] | None = None,
+) -> Credentials | None:
+    """The :class:`Credentials` the keyword arguments describe (None for none)."""
+    if app_credential is not None:
+        credential_id, secret = app_credential
+        return Credentials(
+            "app_credential", app_credential_id=credential_id, app_credential_secret=secret
+        )
+    if password is not None:
+        if not user:
+            raise errors.InvalidArgument("a password needs a user name", field="user")
+        return Credentials(
+            "password",
+            user=user,
+            password=password,
+            project=project or "",
+            project_id=project_id or "",
+        )
+    if token is not None:
+        return Credentials("token")
+    return None
 
 
 class Client:
@@ -35,13 +82,40 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         metadata: Sequence[tuple[str, str]] = (),
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        project: str | None = None,
+        project_id: str | None = None,
+        app_credential: tuple[str, str] | None = None,
+        auth: TokenManager | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.metadata = list(metadata)
+        credentials = credentials_from(
+            token=token,
+            user=user,
+            password=password,
+            project=project,
+            project_id=project_id,
+            app_credential=app_credential,
+        )
+        if auth is None and credentials is not None:
+            auth = TokenManager(credentials, token=token or "")
+        #: None means calls go without a token (only open methods will work).
+        self.auth = auth
         self.channel = grpc.insecure_channel(endpoint)
         self.system = SystemClient(self)
         self.nodes = NodesClient(self)
+        self.identity = IdentityClient(self)
+        self.quota = QuotaClient(self)
+
+    def _call_metadata(self, authenticate: bool) -> list[tuple[str, str]]:
+        metadata = list(self.metadata)
+        if authenticate and self.auth is not None:
+            metadata.append((AUTHORIZATION_KEY, f"Bearer {self.auth.current(self)}"))
+        return metadata
 
     def call(
         self,
@@ -49,12 +123,39 @@ class Client:
         request: Any,
         *,
         timeout: float | None = None,
+        authenticate: bool = True,
     ) -> Response:
-        """Invoke a unary stub ``method``; translate failures into CumuloError."""
+        """Invoke a unary stub ``method``; translate failures into CumuloError.
+
+        With ``authenticate`` the call carries the token; a TOKEN_EXPIRED answer
+        renews it and retries once (when the credentials can re-authenticate).
+        """
+        metadata = self._call_metadata(authenticate)
         try:
-            return method(request, timeout=timeout or self.timeout, metadata=self.metadata)
+            return method(request, timeout=timeout or self.timeout, metadata=metadata)
         except grpc.RpcError as exc:
-            raise self.translate(exc) from None
+            error = self.translate(exc)
+        if (
+            authenticate
+            and self.auth is not None
+            and isinstance(error, errors.Unauthenticated)
+            and error.reason == "TOKEN_EXPIRED"
+            and self.auth.credentials.reauthenticates
+        ):
+            sent = metadata[-1][1].removeprefix("Bearer ")
+            self.auth.renew(self, expired=sent)
+            try:
+                return method(
+                    request, timeout=timeout or self.timeout, metadata=self._call_metadata(True)
+                )
+            except grpc.RpcError as exc:
+                error = self.translate(exc)
+        raise error
+
+    def adopt_token(self, response: Any) -> None:
+        """Carry on with the token in an IssueTokenResponse the server just handed out."""
+        if self.auth is not None:
+            self.auth.adopt(response)
 
     def translate(self, exc: grpc.RpcError) -> errors.CumuloError:
         error = error_from_rpc(exc)
@@ -85,6 +186,95 @@ class Client:
         self.close()
 
 
-def connect(endpoint: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Client:
-    """Connect to ``endpoint``, or to the local cloud that ``cumulo up`` started."""
-    return Client(resolve_endpoint(endpoint), timeout=timeout)
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC) if text else None
+    except ValueError:
+        return None
+
+
+def profile_credentials(profile: Profile) -> Credentials:
+    """The renewal :class:`Credentials` stored in ``profile``."""
+    renewal = profile.renewal or {"method": "token"}
+    method = str(renewal.get("method", "token"))
+    if method == "app_credential":
+        return Credentials(
+            "app_credential",
+            app_credential_id=str(renewal.get("id", "")),
+            app_credential_secret=str(renewal.get("secret", "")),
+        )
+    if method in ("password", "password_file"):
+        return Credentials(
+            method,
+            user=str(renewal.get("user", profile.user_name)),
+            password=str(renewal.get("password", "")),
+            password_file=str(renewal.get("path", "")),
+            project=str(renewal.get("project", profile.project_name)),
+            project_id=str(renewal.get("project_id", "")),
+        )
+    return Credentials("token")
+
+
+def manager_for_profile(profile: Profile) -> TokenManager:
+    """A token manager that starts from ``profile`` and saves every renewal back into it."""
+
+    def save(response: Any) -> None:
+        profile.token = response.token
+        profile.issued_at = response.info.issued_at.ToDatetime(tzinfo=UTC).isoformat()
+        profile.expires_at = response.info.expires_at.ToDatetime(tzinfo=UTC).isoformat()
+        profile.user_name = response.info.user_name
+        profile.project_name = response.info.project_name
+        profile.project_id = response.info.project_id
+        save_profile(profile)
+
+    return TokenManager(
+        profile_credentials(profile),
+        token=profile.token,
+        issued_at=_parse_time(profile.issued_at),
+        expires_at=_parse_time(profile.expires_at),
+        on_renew=save,
+    )
+
+
+def connect(
+    endpoint: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    token: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    project: str | None = None,
+    project_id: str | None = None,
+    app_credential: tuple[str, str] | None = None,
+    use_profile: bool = True,
+) -> Client:
+    """Connect to ``endpoint``, or to the local cloud that ``cumulo up`` started.
+
+    Credentials, first found wins: the keyword arguments, ``$CUMULO_TOKEN``, then
+    the saved profile (``cumulo login``) when it is for the same endpoint.  With no
+    endpoint, no ``$CUMULO_ENDPOINT`` and no local cloud running, the profile's
+    endpoint is used.
+    """
+    explicit = any(v is not None for v in (token, password, app_credential))
+    if not explicit and os.environ.get("CUMULO_TOKEN"):
+        token = os.environ["CUMULO_TOKEN"]
+        explicit = True
+    profile = load_profile() if use_profile and not explicit else None
+    if endpoint:
+        resolved = endpoint
+    elif profile is not None and not os.environ.get("CUMULO_ENDPOINT") and not find_local_cloud():
+        resolved = profile.endpoint or resolve_endpoint(None)
+    else:
+        resolved = resolve_endpoint(None)
+    if profile is not None and profile.endpoint == resolved:
+        return Client(resolved, timeout=timeout, auth=manager_for_profile(profile))
+    return Client(
+        resolved,
+        timeout=timeout,
+        token=token,
+        user=user,
+        password=password,
+        project=project,
+        project_id=project_id,
+        app_credential=app_credential,
+    )

@@ -95,11 +95,60 @@ class AgentConfig:
 
 
 @dataclass
+class IdentityConfig:
+    """``[identity]``: the bootstrap admin, tokens, password hashing, sign-in rate limits."""
+
+    #: Password of the ``admin`` user created on first start.  Empty: a random one is
+    #: generated and written to ``<data_dir>/controller/admin-password`` (mode 0600).
+    #: Only used when the admin user does not exist yet; later changes go through the API.
+    admin_password: str = ""
+    #: Lifetime of a token in seconds.  The SDK and CLI renew tokens before they expire.
+    token_ttl_seconds: int = 3600
+    #: How long a token can be renewed from the password or credential check that
+    #: started the session, in seconds; then the user must authenticate again.
+    max_session_seconds: int = 7 * 24 * 3600
+    #: scrypt cost for new password hashes, as log2(n) (14: 16 MiB, tens of ms).
+    #: 10 is the lowest accepted; use it only to speed up tests.
+    password_hash_log_n: int = 14
+    #: Failed sign-ins allowed per user name (and per application credential) per window.
+    max_failures_per_user: int = 5
+    #: Failed sign-ins allowed per source address per window.
+    max_failures_per_source: int = 20
+    #: The sliding window of the two limits above, in seconds.
+    failure_window_seconds: int = 300
+
+
+@dataclass
+class QuotaConfig:
+    """``[quota]``: default limits of every project (-1 means unlimited).
+
+    Cloud admins change a project's limits with ``cumulo quota set``.
+    """
+
+    instances: int = 10
+    cores: int = 20
+    ram_mb: int = 50 * 1024
+    volumes: int = 10
+    gigabytes: int = 1000
+    networks: int = 10
+    ports: int = 50
+    floating_ips: int = 5
+    object_bytes: int = 100 * 1024**3
+    object_count: int = 1_000_000
+    application_credentials: int = 20
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
 class Config:
     #: Where every process keeps its data, logs and run files.
     data_dir: Path = field(default_factory=default_data_dir)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    quota: QuotaConfig = field(default_factory=QuotaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def database_url(self) -> str:

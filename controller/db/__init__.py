@@ -5,7 +5,10 @@ never does (``tools/check_layout.py`` enforces it).  Every models module is
 imported here so that ``Base.metadata`` describes the whole database.
 """
 
-from controller.db import models_agents
+from controller.db import (
+    models_agents,
+    models_identity,  # noqa: F401  (registers identity tables)
+)
 from controller.db.engine import Database, redact_url
 from controller.db.models import Base
 

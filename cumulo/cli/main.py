@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "cumulo.cli.info",  # info, version
     "cumulo.cli.node",  # node enroll|list|show|disable|enable|drain|revoke
     "cumulo.cli.ring",  # ring create|add|remove|set-weight|rebalance|show
+    "cumulo.cli.identity",  # login, logout, whoami, token, project, user, role, appcred
+    "cumulo.cli.quota",  # quota, usage
 ]
 
 

@@ -71,6 +71,9 @@ class _Call:
         self.method = method
         self.context = context
         self.request_id = _request_id_from(context)
+        # Read now: context.peer() on a call the client has cancelled (an abandoned
+        # stream) crashes grpcio's C core, and finish() runs after that.
+        self.peer = context.peer()
         self.token = REQUEST_ID.set(self.request_id)
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK
@@ -120,7 +123,7 @@ class _Call:
             self.code.name,
             elapsed_ms,
             self.request_id,
-            self.context.peer(),
+            self.peer,
         )
         # A streaming handler may be closed from another context (client went away).
         with contextlib.suppress(ValueError):

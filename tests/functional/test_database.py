@@ -46,23 +46,13 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
         database.dispose()
 
 
-def test_controller_serves_info_from_postgresql_and_sqlite(
-    database_url, tmp_path, background_loop
-) -> None:  # type: ignore[no-untyped-def]
-    from controller.server import start_controller
-    from cumulo.client import Client
-    from cumulo.config import load_config
+def test_controller_serves_info_from_postgresql_and_sqlite(database_url, start_controller) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers.identity import admin_client
 
-    config = load_config(environ={}, data_dir=tmp_path / "data")
-    config.controller.listen = "127.0.0.1:0"
-    config.controller.database_url = database_url
-    running = background_loop.run(start_controller(config))
-    try:
-        with Client(running.address, timeout=10) as client:
-            info = client.system.get_info(["database"])
-        expected = sqlalchemy.engine.make_url(database_url).get_backend_name()
-        assert info.database.kind == expected
-        assert info.database.schema_version == all_migrations()[-1].version
-        assert "cumulo_test:" not in info.database.url or "***" in info.database.url
-    finally:
-        background_loop.run(running.stop(grace=0.5))
+    running = start_controller(database_url)
+    with admin_client(running.address) as client:
+        info = client.system.get_info(["database"])
+    expected = sqlalchemy.engine.make_url(database_url).get_backend_name()
+    assert info.database.kind == expected
+    assert info.database.schema_version == all_migrations()[-1].version
+    assert "cumulo_test:" not in info.database.url or "***" in info.database.url

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from tests.helpers.identity import admin_token
 from tests.helpers.tools import venv_tool
 
 
@@ -33,8 +34,14 @@ def test_describe_shows_methods_and_messages(controller) -> None:  # type: ignor
     assert "repeated string sections = 1;" in message.stdout
 
 
+def bearer(controller) -> str:  # type: ignore[no-untyped-def]
+    return f"authorization: Bearer {admin_token(controller.address)}"
+
+
 def test_call_with_json_body(controller) -> None:  # type: ignore[no-untyped-def]
     result = grpcurl(
+        "-H",
+        bearer(controller),
         "-d",
         '{"sections": ["native"]}',
         controller.address,
@@ -48,7 +55,14 @@ def test_call_with_json_body(controller) -> None:  # type: ignore[no-untyped-def
 
 @pytest.mark.parametrize("body", ['{"sections": ["nope"]}'])
 def test_bad_value_is_invalid_argument_in_grpcurl(controller, body: str) -> None:  # type: ignore[no-untyped-def]
-    result = grpcurl("-d", body, controller.address, "cumulo.system.v1.SystemService/GetInfo")
+    result = grpcurl(
+        "-H",
+        bearer(controller),
+        "-d",
+        body,
+        controller.address,
+        "cumulo.system.v1.SystemService/GetInfo",
+    )
     assert result.returncode != 0
     assert "Code: InvalidArgument" in result.stdout + result.stderr
     assert "valid sections" in result.stdout + result.stderr
@@ -58,3 +72,32 @@ def test_health_check_via_grpcurl(controller) -> None:  # type: ignore[no-untype
     result = grpcurl(controller.address, "grpc.health.v1.Health/Check")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "SERVING"
+
+
+def test_call_without_token_is_unauthenticated(controller) -> None:  # type: ignore[no-untyped-def]
+    result = grpcurl(controller.address, "cumulo.system.v1.SystemService/GetVersion")
+    assert result.returncode != 0
+    assert "Code: Unauthenticated" in result.stdout + result.stderr
+    assert "cumulo login" in result.stdout + result.stderr
+
+
+def test_issue_token_with_grpcurl_then_call(controller) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers.identity import ADMIN_PASSWORD
+
+    body = json.dumps(
+        {"password": {"user_name": "admin", "password": ADMIN_PASSWORD, "project_name": "admin"}}
+    )
+    issued = grpcurl(
+        "-d", body, controller.address, "cumulo.identity.v1.IdentityService/IssueToken"
+    )
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)["token"]
+    caller = grpcurl(
+        "-H",
+        f"authorization: Bearer {token}",
+        controller.address,
+        "cumulo.identity.v1.IdentityService/GetCaller",
+    )
+    assert caller.returncode == 0, caller.stderr
+    info = json.loads(caller.stdout)["info"]
+    assert info.get("isCloudAdmin", info.get("is_cloud_admin")) is True, info

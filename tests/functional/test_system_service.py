@@ -13,11 +13,12 @@ import cumulo
 from cumulo import errors
 from cumulo.client import Client
 from cumulo.rpc.interceptors import REQUEST_ID_KEY
+from tests.helpers.identity import admin_client, admin_token
 
 
 @pytest.fixture
 def client(controller) -> Iterator[Client]:  # type: ignore[no-untyped-def]
-    with Client(controller.address, timeout=10) as sdk:
+    with admin_client(controller.address) as sdk:
         yield sdk
 
 
@@ -58,7 +59,11 @@ def test_malformed_request_bytes_are_invalid_argument(controller) -> None:  # ty
     with grpc.insecure_channel(controller.address) as channel:
         call = channel.unary_unary("/cumulo.system.v1.SystemService/GetInfo")
         with pytest.raises(grpc.RpcError) as caught:
-            call(b"\xff\xff\xff", timeout=10)  # not a protobuf message
+            call(
+                b"\xff\xff\xff",  # not a protobuf message
+                timeout=10,
+                metadata=[("authorization", f"Bearer {admin_token(controller.address)}")],
+            )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "not a valid message" in caught.value.details()
     assert "Traceback" not in caught.value.details()
@@ -67,15 +72,18 @@ def test_malformed_request_bytes_are_invalid_argument(controller) -> None:  # ty
 def test_request_id_is_echoed_in_trailers(controller) -> None:  # type: ignore[no-untyped-def]
     from cumulo.system.v1 import system_pb2, system_pb2_grpc
 
+    auth = ("authorization", f"Bearer {admin_token(controller.address)}")
     with grpc.insecure_channel(controller.address) as channel:
         stub = system_pb2_grpc.SystemServiceStub(channel)
         _, call = stub.GetVersion.with_call(
-            system_pb2.GetVersionRequest(), metadata=[(REQUEST_ID_KEY, "my-req-1")], timeout=10
+            system_pb2.GetVersionRequest(),
+            metadata=[(REQUEST_ID_KEY, "my-req-1"), auth],
+            timeout=10,
         )
         assert (REQUEST_ID_KEY, "my-req-1") in call.trailing_metadata()
         _, call = stub.GetVersion.with_call(
             system_pb2.GetVersionRequest(),
-            metadata=[(REQUEST_ID_KEY, "not a sane id!")],
+            metadata=[(REQUEST_ID_KEY, "not a sane id!"), auth],
             timeout=10,
         )
         generated = dict(call.trailing_metadata())[REQUEST_ID_KEY]

@@ -24,6 +24,7 @@ from agent.reconciler import Reconciler
 from agent.stream import CREDENTIAL_KEY, AgentStream, StreamOptions
 from cumulo.agent.v1 import agent_pb2, agent_pb2_grpc
 from cumulo.config import Config, load_config
+from tests.helpers.identity import configure_identity
 from tests.helpers.servers import BackgroundLoop
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ def fast_config(data_dir: Path, database_url: str = "", listen: str = "127.0.0.1
     config.controller.last_seen_flush_interval = 0.1
     config.controller.progress_notify_interval = 0.3
     config.controller.register_timeout = 1.0
+    configure_identity(config)
     return config
 
 

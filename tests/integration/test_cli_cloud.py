@@ -49,6 +49,15 @@ def test_up_info_down(cloud_env: dict[str, str]) -> None:
     address = started["endpoints"]["controller"]
     assert address == cloud_env["CUMULO_CONTROLLER_LISTEN"]
 
+    # `cumulo up` logged the CLI in: a private profile, and how to log in elsewhere.
+    profile = Path(cloud_env["XDG_CONFIG_HOME"]) / "cumulo" / "profile.json"
+    assert started["login"]["profile"] == str(profile)
+    assert profile.stat().st_mode & 0o777 == 0o600
+    password_file = Path(cloud_env["CUMULO_DATA_DIR"]) / "controller" / "admin-password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert f"--password-file {password_file}" in started["login"]["command"]
+    assert password_file.read_text().strip() not in profile.read_text()
+
     # Found without flags, through the run file the supervisor wrote.
     info = cumulo(cloud_env, "--json", "info")
     assert info.returncode == 0, info.stderr

@@ -88,3 +88,19 @@ def test_agent_and_liveness_settings_from_environment(tmp_path: Path) -> None:
     assert config.agent_credential_file() == tmp_path / "agent" / "credential"
     config.agent.state_dir = "/srv/agent"
     assert config.agent_state_dir() == Path("/srv/agent")
+
+
+def test_identity_and_quota_sections(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[identity]\ntoken_ttl_seconds = 600\nadmin_password = 'from-file'\n"
+        "[quota]\ninstances = 3\n"
+    )
+    config = load_config(path, environ={"CUMULO_QUOTA_CORES": "-1"})
+    assert config.identity.token_ttl_seconds == 600
+    assert config.identity.admin_password == "from-file"
+    assert config.quota.instances == 3 and config.quota.cores == -1
+    assert config.quota.as_dict()["object_count"] == 1_000_000
+    path.write_text("[identity]\ntoken_ttl = 1\n")
+    with pytest.raises(errors.InvalidArgument, match=r"identity\.token_ttl"):
+        load_config(path, environ={})

@@ -13,6 +13,7 @@ import pytest
 
 from cumulo.client import Client
 from tests.helpers.agents import AgentRunner, fast_config
+from tests.helpers.identity import admin_client
 from tests.helpers.servers import BackgroundLoop
 
 
@@ -60,7 +61,7 @@ class ControllerHarness:
         return f"127.0.0.1:{self.port}"
 
     def client(self) -> Client:
-        return Client(self.address, timeout=10)
+        return admin_client(self.address)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from cumulo.node.v1 import node_pb2
 from cumulo.services.nodes import resource
 from tests.functional.agents.conftest import ControllerHarness
 from tests.helpers.agents import HEARTBEAT_TIMEOUT, AgentRunner, RunningAgent, wait_until
+from tests.helpers.identity import admin_client
 
 
 def enroll(client: Client, tmp_path: Path, name: str) -> Path:
@@ -236,7 +237,7 @@ def test_change_made_on_another_controller_reaches_the_agent_by_polling(
 ) -> None:
     agent = start_node(harness, agents, client, tmp_path, "polled")
     other = harness.start_another()
-    with Client(other.address, timeout=10) as second:
+    with admin_client(other.address) as second:
         second.nodes.set_desired_state([resource("noop", "from-b")], nodes=["polled"])
     # The agent's controller learns of it from the database within a progress interval.
     wait_until(lambda: set(agent.driver.present) == {"from-b"}, timeout=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.functional.test_grpcurl import grpcurl
+from tests.helpers.identity import admin_token
 
 
 def test_reflection_lists_and_describes_the_new_services(controller) -> None:  # type: ignore[no-untyped-def]
@@ -16,11 +17,17 @@ def test_reflection_lists_and_describes_the_new_services(controller) -> None:  #
 
 
 def test_enroll_and_list_with_json(controller) -> None:  # type: ignore[no-untyped-def]
+    auth = f"authorization: Bearer {admin_token(controller.address)}"
     enrolled = grpcurl(
-        "-d", '{"name": "via-grpcurl"}', controller.address, "cumulo.node.v1.NodeService/EnrollNode"
+        "-H",
+        auth,
+        "-d",
+        '{"name": "via-grpcurl"}',
+        controller.address,
+        "cumulo.node.v1.NodeService/EnrollNode",
     )
     assert enrolled.returncode == 0, enrolled.stderr
     body = json.loads(enrolled.stdout)
     assert body["credential"].startswith(body["node"]["id"] + ".")
-    listed = grpcurl(controller.address, "cumulo.node.v1.NodeService/ListNodes")
+    listed = grpcurl("-H", auth, controller.address, "cumulo.node.v1.NodeService/ListNodes")
     assert json.loads(listed.stdout)["nodes"][0]["state"] == "NODE_STATE_NEW"

@@ -14,6 +14,7 @@ from cumulo.client import Client
 from cumulo.node.v1 import node_pb2
 from cumulo.services.nodes import resource
 from tests.functional.agents.conftest import ControllerHarness
+from tests.helpers.identity import admin_token
 
 
 def test_enroll_returns_a_credential_once_and_stores_only_its_hash(
@@ -84,8 +85,12 @@ def test_set_desired_state_validation(client: Client) -> None:
 
 
 def test_cli_node_commands(
-    harness: ControllerHarness, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    harness: ControllerHarness,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CUMULO_TOKEN", admin_token(harness.address))
     base = ["--endpoint", harness.address]
     credential_file = tmp_path / "cred"
     assert (

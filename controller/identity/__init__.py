@@ -1,0 +1,1 @@
+"""Identity: projects, users, roles, tokens, application credentials, and who is calling."""

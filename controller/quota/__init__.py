@@ -1,0 +1,1 @@
+"""Quotas counted from existing resources, and per-project usage records."""
