@@ -201,7 +201,10 @@ class ObjectReader(Protocol):
 class ObjectDevice(Protocol):
     """The objects of one device."""
 
+    #: The device's directory name, e.g. "d1".
     name: str
+    #: Stored chunk size used when a writer does not choose one.
+    chunk_size: int
 
     def create_writer(
         self,
@@ -338,7 +341,7 @@ class ChunkHasher:
         if whole:
             before = len(self.digests)
             self.digests.extend(_native.chunk_digests(view[:whole], size))
-            if xxh3 is not None and self.digests[before] != xxh3:
+            if xxh3 is not None and aligned and self.digests[before] != xxh3:
                 # The aligned fast path: the chunk digest is the message digest.
                 del self.digests[before:]
                 raise _checksum_refused(self.size)

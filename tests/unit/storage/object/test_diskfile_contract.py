@@ -221,9 +221,11 @@ def test_sender_checksums_are_checked(harness: Harness) -> None:
     with harness.device.create_writer(PART, NAME, ts(1)) as writer:
         writer.write(chunk, xxh3=xxh3_of(chunk))  # aligned: checked against the chunk digest
         writer.write(small, xxh3=xxh3_of(small))  # unaligned: hashed on its own
+        big = chunk + chunk + small  # spans chunks: hashed on its own too
+        writer.write(big, xxh3=xxh3_of(big))
         writer.commit(
-            expected_size=CHUNK + len(small),
-            expected_md5=hashlib.md5(chunk + small).hexdigest(),
+            expected_size=CHUNK + len(small) + len(big),
+            expected_md5=hashlib.md5(chunk + small + big).hexdigest(),
         )
     for data in (chunk, small):
         writer = harness.device.create_writer(PART, NAME, ts(2))
@@ -232,7 +234,7 @@ def test_sender_checksums_are_checked(harness: Harness) -> None:
         assert caught.value.reason == "CHECKSUM_MISMATCH"
         with pytest.raises(errors.Conflict):
             writer.write(b"more")  # the writer was aborted
-    assert read(harness) == chunk + small
+    assert read(harness) == chunk + small + big
 
 
 @pytest.mark.parametrize(

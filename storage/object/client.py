@@ -1,0 +1,210 @@
+"""An asyncio client of one object server, for proxies, replicators, tests and benchmarks.
+
+It adds the storage credential to every call, cuts uploads into chunk-sized
+messages each carrying its XXH3 (so the server checks the bytes it received are
+the bytes that were sent), and turns failed calls into ``cumulo.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+
+import grpc
+from grpc import aio
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as pb
+from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.rpc.server import MAX_MESSAGE_BYTES
+from cumulo.rpc.status import error_from_rpc
+from storage.credential import CREDENTIAL_KEY
+from storage.object.store import DEFAULT_CHUNK_SIZE, xxh3_of
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an object lives on one object server."""
+
+    device: str
+    partition: int
+    account: str
+    container: str
+    object: str
+
+    def message(self) -> pb.ObjectLocation:
+        return pb.ObjectLocation(
+            device=self.device,
+            partition=self.partition,
+            account=self.account,
+            container=self.container,
+            object=self.object,
+        )
+
+
+Body = bytes | Iterable[bytes] | AsyncIterable[bytes]
+
+
+async def _pieces(body: Body, chunk_size: int) -> AsyncIterator[bytes]:
+    if isinstance(body, bytes | bytearray | memoryview):
+        view = memoryview(body)
+        for start in range(0, len(view), chunk_size):
+            yield bytes(view[start : start + chunk_size])
+    elif isinstance(body, AsyncIterable):
+        async for piece in body:
+            yield piece
+    else:
+        for piece in body:
+            yield piece
+
+
+class ObjectServerClient:
+    """Calls to one object server.  Close it (or ``async with``) when done."""
+
+    def __init__(self, address: str, credential: str) -> None:
+        self.address = address
+        self.channel = aio.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self.stub = objectserver_pb2_grpc.ObjectServerServiceStub(self.channel)
+        self.metadata = ((CREDENTIAL_KEY, credential),)
+
+    async def __aenter__(self) -> ObjectServerClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def put_object(
+        self,
+        location: Location,
+        timestamp: str,
+        body: Body,
+        *,
+        content_type: str = "",
+        metadata: Mapping[str, str] | None = None,
+        chunk_size: int = 0,
+        compute_sha256: bool = False,
+        expected_size: int | None = None,
+        expected_md5: str = "",
+        send_checksums: bool = True,
+        commit: bool = True,
+    ) -> pb.ObjectMetadata:
+        """Upload ``body`` (bytes or an iterable of pieces) and return the stored metadata.
+
+        ``commit=False`` ends the stream without its commit message (for tests of
+        what an interrupted upload leaves: nothing)."""
+        header = pb.PutObjectHeader(
+            location=location.message(),
+            timestamp=timestamp,
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            chunk_size=chunk_size,
+            compute_sha256=compute_sha256,
+            expected_md5=expected_md5,
+        )
+        if expected_size is not None:
+            header.expected_size = expected_size
+
+        async def requests() -> AsyncIterator[pb.PutObjectRequest]:
+            yield pb.PutObjectRequest(header=header)
+            async for piece in _pieces(body, chunk_size or DEFAULT_CHUNK_SIZE):
+                chunk = pb.ObjectChunk(data=piece)
+                if send_checksums and piece:
+                    chunk.xxh3 = xxh3_of(piece)
+                yield pb.PutObjectRequest(chunk=chunk)
+            if commit:
+                yield pb.PutObjectRequest(commit=pb.PutObjectCommit())
+
+        try:
+            response = await self.stub.PutObject(requests(), metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return response.object
+
+    async def get_object(
+        self, location: Location, start: int | None = None, end: int | None = None
+    ) -> tuple[pb.GetObjectHeader, AsyncIterator[bytes]]:
+        """Return the header and an iterator over the bytes (verified by the server)."""
+        request = pb.GetObjectRequest(location=location.message())
+        if start is not None or end is not None:
+            request.range.start = start or 0
+            if end is not None:
+                request.range.end = end
+        call = self.stub.GetObject(request, metadata=self.metadata)
+        try:
+            first = await call.read()
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        if first is aio.EOF or first.WhichOneof("message") != "header":
+            raise errors.InternalError("the object server sent no GetObject header")
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    message = await call.read()
+                    if message is aio.EOF:
+                        return
+                    yield message.chunk.data
+            except grpc.RpcError as exc:
+                raise error_from_rpc(exc) from None
+            finally:
+                call.cancel()
+
+        return first.header, body()
+
+    async def read_object(
+        self, location: Location, start: int | None = None, end: int | None = None
+    ) -> bytes:
+        """The object's bytes (or a range of them) in memory: for small objects and tests."""
+        _header, body = await self.get_object(location, start, end)
+        return b"".join([piece async for piece in body])
+
+    async def head_object(
+        self,
+        location: Location,
+        *,
+        include_chunk_digests: bool = False,
+        include_deleted: bool = False,
+    ) -> pb.HeadObjectResponse:
+        request = pb.HeadObjectRequest(
+            location=location.message(),
+            include_chunk_digests=include_chunk_digests,
+            include_deleted=include_deleted,
+        )
+        try:
+            return await self.stub.HeadObject(request, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def delete_object(self, location: Location, timestamp: str) -> pb.DeleteObjectResponse:
+        request = pb.DeleteObjectRequest(location=location.message(), timestamp=timestamp)
+        try:
+            return await self.stub.DeleteObject(request, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def list_partition(self, device: str, partition: int) -> list[pb.PartitionEntry]:
+        request = pb.ListPartitionRequest(device=device, partition=partition)
+        entries: list[pb.PartitionEntry] = []
+        try:
+            async for page in self.stub.ListPartition(request, metadata=self.metadata):
+                entries.extend(page.entries)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return entries
+
+    async def get_device_stats(self, *devices: str) -> list[pb.DeviceStats]:
+        request = pb.GetDeviceStatsRequest(devices=list(devices))
+        try:
+            response = await self.stub.GetDeviceStats(request, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return list(response.devices)

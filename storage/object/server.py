@@ -1,0 +1,345 @@
+"""The ``cumulo.objectserver.v1`` servicer: thin glue between gRPC streams and device stores.
+
+Each method validates the request, runs the blocking store work on the device's
+own thread pool (so a slow disk stalls only its own requests, never the event
+loop or the other devices) and maps results to messages; errors are
+``cumulo.errors`` raised by the store and mapped by the ApiInterceptor.
+
+Per-request overhead matters (thousands of small PUTs per second are the goal),
+so work is batched into as few thread hops as possible: a PUT of an object
+smaller than one chunk is one hop (write, fsync, rename, fsync at commit), a GET
+of one chunk is one hop (open, read, verify), and large objects take one hop per
+stored chunk.  A request that ends early - client cancelled, stream closed
+before its commit message - aborts its writer once any in-flight disk work has
+finished, so a file descriptor is never closed under a running thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from google.protobuf import timestamp_pb2
+from grpc import aio
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as pb
+from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from storage.object.store import (
+    ObjectDevice,
+    ObjectMetadata,
+    ObjectName,
+    ObjectNotFound,
+    ObjectReader,
+    ObjectWriter,
+    check_range,
+)
+from storage.timestamp import TICKS_PER_SECOND, Timestamp
+
+SERVICE_NAME = "cumulo.objectserver.v1.ObjectServerService"
+_NANOS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND
+#: Entries per ListPartition message.
+LIST_PAGE = 1000
+
+T = TypeVar("T")
+
+
+@dataclass
+class DeviceSlot:
+    """A device and the threads that do its disk I/O."""
+
+    device: ObjectDevice
+    executor: ThreadPoolExecutor
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        return self.executor.submit(fn, *args)
+
+
+def _pb_time(stamp: Timestamp | None) -> timestamp_pb2.Timestamp:
+    if stamp is None:
+        return timestamp_pb2.Timestamp()
+    seconds, ticks = divmod(stamp.ticks, TICKS_PER_SECOND)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=ticks * _NANOS_PER_TICK)
+
+
+def metadata_message(meta: ObjectMetadata, *, digests: bool = False) -> pb.ObjectMetadata:
+    return pb.ObjectMetadata(
+        account=meta.name.account,
+        container=meta.name.container,
+        object=meta.name.object,
+        timestamp=meta.timestamp.internal,
+        size=meta.size,
+        content_type=meta.content_type,
+        metadata=dict(meta.metadata),
+        etag=meta.etag,
+        sha256=meta.sha256,
+        chunk_size=meta.chunk_size,
+        chunk_xxh3=list(meta.chunk_xxh3) if digests else [],
+        created_at=_pb_time(meta.created_at),
+        modified_at=_pb_time(meta.modified_at),
+    )
+
+
+def _name(location: pb.ObjectLocation) -> ObjectName:
+    return ObjectName(location.account, location.container, location.object)
+
+
+def _write_pending(writer: ObjectWriter, pending: list[tuple[bytes, int | None]]) -> None:
+    for data, xxh3 in pending:
+        writer.write(data, xxh3)
+
+
+def _write_and_commit(
+    writer: ObjectWriter,
+    pending: list[tuple[bytes, int | None]],
+    expected_size: int | None,
+    expected_md5: str,
+    expected_sha256: str,
+) -> ObjectMetadata:
+    _write_pending(writer, pending)
+    return writer.commit(
+        expected_size=expected_size, expected_md5=expected_md5, expected_sha256=expected_sha256
+    )
+
+
+def _after(inflight: Future[Any] | None, cleanup: Callable[[], None]) -> None:
+    """Run ``cleanup`` now, or when the disk work still running for this request ends."""
+    if inflight is None or inflight.done():
+        cleanup()
+    else:
+        inflight.add_done_callback(lambda _future: cleanup())
+
+
+def _expected_size(header: pb.PutObjectHeader, commit: pb.PutObjectCommit) -> int | None:
+    announced = [
+        message.expected_size for message in (header, commit) if message.HasField("expected_size")
+    ]
+    if len(set(announced)) > 1:
+        raise errors.InvalidArgument(
+            f"the header announced {announced[0]} bytes but the commit {announced[1]}",
+            field="commit.expected_size",
+        )
+    return announced[0] if announced else None
+
+
+class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
+    """Serves the devices it is given, by name."""
+
+    def __init__(self, devices: Mapping[str, DeviceSlot]) -> None:
+        self._devices = dict(devices)
+
+    def _slot(self, device: str, field: str = "location.device") -> DeviceSlot:
+        slot = self._devices.get(device)
+        if slot is None:
+            raise errors.NotFound(
+                f"device {device!r} is not served by this object server",
+                field=field,
+                reason="DEVICE_NOT_FOUND",
+                hint=f"devices here: {', '.join(sorted(self._devices)) or 'none'}",
+            )
+        return slot
+
+    async def PutObject(
+        self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext
+    ) -> pb.PutObjectResponse:
+        stream = aiter(request_iterator)
+        first = await anext(stream, None)
+        if first is None or first.WhichOneof("message") != "header":
+            raise errors.InvalidArgument(
+                "the first PutObject message must be the header", field="header"
+            )
+        header = first.header
+        slot = self._slot(header.location.device)
+        writer = slot.device.create_writer(
+            header.location.partition,
+            _name(header.location),
+            Timestamp.parse(header.timestamp, field="header.timestamp"),
+            content_type=header.content_type,
+            metadata=header.metadata,
+            chunk_size=header.chunk_size,
+            want_sha256=header.compute_sha256,
+        )
+        # Group small messages so each thread hop writes at least one stored chunk.
+        flush_at = header.chunk_size or slot.device.chunk_size
+        pending: list[tuple[bytes, int | None]] = []
+        pending_bytes = 0
+        inflight: Future[Any] | None = None
+        try:
+            async for message in stream:
+                kind = message.WhichOneof("message")
+                if kind == "chunk":
+                    chunk = message.chunk
+                    pending.append((chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None))
+                    pending_bytes += len(chunk.data)
+                    if pending_bytes >= flush_at:
+                        inflight = slot.submit(_write_pending, writer, pending)
+                        await asyncio.wrap_future(inflight)
+                        pending, pending_bytes = [], 0
+                elif kind == "commit":
+                    commit = message.commit
+                    md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
+                    if len(md5s) > 1:
+                        raise errors.InvalidArgument(
+                            "the header and the commit expect different MD5s",
+                            field="commit.expected_md5",
+                        )
+                    inflight = slot.submit(
+                        _write_and_commit,
+                        writer,
+                        pending,
+                        _expected_size(header, commit),
+                        md5s.pop() if md5s else "",
+                        commit.expected_sha256,
+                    )
+                    meta = await asyncio.wrap_future(inflight)
+                    return pb.PutObjectResponse(object=metadata_message(meta))
+                else:
+                    raise errors.InvalidArgument(
+                        "the header may be sent only once, first", field="header"
+                    )
+            raise errors.InvalidArgument(
+                f"the stream ended after {writer.bytes_written + pending_bytes} bytes without "
+                "its commit message; nothing was stored",
+                field="commit",
+                reason="INCOMPLETE_UPLOAD",
+                hint="end every PutObject stream with a commit message",
+            )
+        finally:
+            # A no-op after a commit; otherwise the temporary file goes.
+            _after(inflight, writer.abort)
+
+    async def GetObject(
+        self, request: pb.GetObjectRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetObjectResponse]:
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        wanted: tuple[int, int | None] | None = None
+        if request.HasField("range"):
+            wanted = (
+                request.range.start,
+                request.range.end if request.range.HasField("end") else None,
+            )
+
+        def open_and_read_first() -> tuple[
+            ObjectReader, int, int, Iterator[tuple[bytes, int]], tuple[bytes, int] | None
+        ]:
+            reader = slot.device.open(request.location.partition, name)
+            try:
+                size = reader.metadata.size
+                start, end = check_range(size, *wanted) if wanted else (0, size)
+                pieces = reader.iter_range(start, end)
+                return reader, start, end, pieces, next(pieces, None)
+            except BaseException:
+                reader.close()
+                raise
+
+        inflight: Future[Any] = slot.submit(open_and_read_first)
+        reader, start, end, pieces, piece = await asyncio.wrap_future(inflight)
+        try:
+            yield pb.GetObjectResponse(
+                header=pb.GetObjectHeader(
+                    object=metadata_message(reader.metadata), start=start, end=end
+                )
+            )
+            while piece is not None:
+                data, digest = piece
+                chunk = pb.ObjectChunk(data=data)
+                if digest:
+                    chunk.xxh3 = digest
+                yield pb.GetObjectResponse(chunk=chunk)
+                inflight = slot.submit(next, pieces, None)
+                piece = await asyncio.wrap_future(inflight)
+        finally:
+            _after(inflight, reader.close)
+
+    async def HeadObject(
+        self, request: pb.HeadObjectRequest, context: aio.ServicerContext
+    ) -> pb.HeadObjectResponse:
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        try:
+            meta = await asyncio.wrap_future(
+                slot.submit(slot.device.head, request.location.partition, name)
+            )
+        except ObjectNotFound as exc:
+            if exc.tombstone is None or not request.include_deleted:
+                raise
+            return pb.HeadObjectResponse(
+                object=pb.ObjectMetadata(
+                    account=name.account,
+                    container=name.container,
+                    object=name.object,
+                    timestamp=exc.tombstone.internal,
+                    created_at=_pb_time(exc.tombstone),
+                    modified_at=_pb_time(exc.tombstone),
+                ),
+                deleted=True,
+            )
+        return pb.HeadObjectResponse(
+            object=metadata_message(meta, digests=request.include_chunk_digests)
+        )
+
+    async def DeleteObject(
+        self, request: pb.DeleteObjectRequest, context: aio.ServicerContext
+    ) -> pb.DeleteObjectResponse:
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        stamp = Timestamp.parse(request.timestamp)
+        result = await asyncio.wrap_future(
+            slot.submit(slot.device.delete, request.location.partition, name, stamp)
+        )
+        return pb.DeleteObjectResponse(
+            timestamp=result.timestamp.internal,
+            previous_timestamp=result.previous.internal if result.previous else "",
+            existed=result.existed,
+        )
+
+    async def ListPartition(
+        self, request: pb.ListPartitionRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.ListPartitionResponse]:
+        slot = self._slot(request.device, field="device")
+        entries = slot.device.list_partition(request.partition)
+
+        def page() -> list[pb.PartitionEntry]:
+            return [
+                pb.PartitionEntry(
+                    name_hash=e.name_hash,
+                    account=e.name.account,
+                    container=e.name.container,
+                    object=e.name.object,
+                    timestamp=e.timestamp.internal,
+                    deleted=e.deleted,
+                    size=e.size,
+                )
+                for e in itertools.islice(entries, LIST_PAGE)
+            ]
+
+        while True:
+            batch = await asyncio.wrap_future(slot.submit(page))
+            if not batch:
+                return
+            yield pb.ListPartitionResponse(entries=batch)
+
+    async def GetDeviceStats(
+        self, request: pb.GetDeviceStatsRequest, context: aio.ServicerContext
+    ) -> pb.GetDeviceStatsResponse:
+        wanted = list(request.devices) or sorted(self._devices)
+        response = pb.GetDeviceStatsResponse()
+        for device in wanted:
+            slot = self._slot(device, field="devices")
+            stats = await asyncio.wrap_future(slot.submit(slot.device.stats))
+            response.devices.append(
+                pb.DeviceStats(
+                    device=stats.name,
+                    total_bytes=stats.total_bytes,
+                    free_bytes=stats.free_bytes,
+                    partitions=stats.partitions,
+                    quarantined=stats.quarantined,
+                    pending_writes=stats.pending_writes,
+                )
+            )
+        return response

@@ -1,0 +1,343 @@
+"""A real object server in-process on 127.0.0.1 port 0, spoken to over real gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as pb
+from cumulo.rpc.status import error_from_rpc
+from storage.object.client import Location, ObjectServerClient
+from storage.object.diskfile import DiskDevice, name_hash
+from storage.object.main import ObjectServer, open_devices, start_object_server
+from storage.object.store import xxh3_of
+from storage.timestamp import Timestamp
+from tests.helpers.servers import BackgroundLoop
+
+T = TypeVar("T")
+CREDENTIAL = "test-credential-0123456789abcdef"
+CHUNK = 64 * 1024
+LOC = Location("d1", 7, "AUTH_test", "photos", "cat.jpg")
+
+
+@dataclass
+class Node:
+    loop: BackgroundLoop
+    server: ObjectServer
+    client: ObjectServerClient
+    device: DiskDevice
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run(coroutine)
+
+    def client_with(self, credential: str) -> ObjectServerClient:
+        return ObjectServerClient(self.server.address, credential)
+
+
+@pytest.fixture
+def node(tmp_path: Path, background_loop: BackgroundLoop) -> Iterator[Node]:
+    devices = open_devices(
+        tmp_path / "node", ["d1"], chunk_size=CHUNK, threads_per_device=4, create=True
+    )
+    server = background_loop.run(
+        start_object_server(listen="127.0.0.1:0", devices=devices, credential=CREDENTIAL)
+    )
+
+    async def connect() -> ObjectServerClient:
+        return ObjectServerClient(server.address, CREDENTIAL)
+
+    client = background_loop.run(connect())
+    device = devices["d1"].device
+    assert isinstance(device, DiskDevice)
+    yield Node(background_loop, server, client, device)
+    background_loop.run(client.close())
+    background_loop.run(server.stop(grace=0.5))
+
+
+def ts(n: int = 0) -> str:
+    return Timestamp(1_732_712_345_00000 + n).internal
+
+
+def test_put_get_head_delete_round_trip(node: Node) -> None:
+    data = random.Random(1).randbytes(3 * CHUNK + 17)
+    stored = node.run(
+        node.client.put_object(
+            LOC,
+            ts(1),
+            data,
+            content_type="image/jpeg",
+            metadata={"color": "grey"},
+            compute_sha256=True,
+            expected_size=len(data),
+            expected_md5=hashlib.md5(data).hexdigest(),
+        )
+    )
+    assert stored.etag == hashlib.md5(data).hexdigest()
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert (stored.size, stored.timestamp, stored.chunk_size) == (len(data), ts(1), CHUNK)
+    assert stored.created_at.seconds == 1_732_712_345
+    assert node.run(node.client.read_object(LOC)) == data
+
+    head = node.run(node.client.head_object(LOC, include_chunk_digests=True))
+    assert dict(head.object.metadata) == {"color": "grey"}
+    assert head.object.content_type == "image/jpeg"
+    assert list(head.object.chunk_xxh3) == [
+        xxh3_of(data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)
+    ]
+
+    entries = node.run(node.client.list_partition("d1", 7))
+    assert [(e.object, e.timestamp, e.deleted) for e in entries] == [("cat.jpg", ts(1), False)]
+    (stats,) = node.run(node.client.get_device_stats())
+    assert (stats.device, stats.partitions, stats.pending_writes) == ("d1", 1, 0)
+
+    deleted = node.run(node.client.delete_object(LOC, ts(2)))
+    assert (deleted.previous_timestamp, deleted.existed) == (ts(1), True)
+    with pytest.raises(errors.NotFound) as caught:
+        node.run(node.client.read_object(LOC))
+    assert caught.value.reason == "OBJECT_DELETED"
+    tombstone = node.run(node.client.head_object(LOC, include_deleted=True))
+    assert tombstone.deleted and tombstone.object.timestamp == ts(2)
+
+
+def test_chunks_carry_their_digest_and_ranges_are_exact(node: Node) -> None:
+    data = random.Random(2).randbytes(2 * CHUNK + 5)
+    node.run(node.client.put_object(LOC, ts(1), data))
+
+    async def get(start: int | None, end: int | None) -> tuple[pb.GetObjectHeader, list[Any]]:
+        request = pb.GetObjectRequest(location=LOC.message())
+        if start is not None:
+            request.range.start = start
+            if end is not None:
+                request.range.end = end
+        messages = [
+            m async for m in node.client.stub.GetObject(request, metadata=node.client.metadata)
+        ]
+        return messages[0].header, [m.chunk for m in messages[1:]]
+
+    header, chunks = node.run(get(None, None))
+    assert (header.start, header.end) == (0, len(data))
+    assert all(c.HasField("xxh3") and c.xxh3 == xxh3_of(c.data) for c in chunks)
+    header, chunks = node.run(get(CHUNK - 3, CHUNK + 4))
+    assert (header.start, header.end) == (CHUNK - 3, CHUNK + 4)
+    assert b"".join(c.data for c in chunks) == data[CHUNK - 3 : CHUNK + 4]
+    assert not any(c.HasField("xxh3") for c in chunks)
+    assert node.run(node.client.read_object(LOC, 10, 10**9)) == data[10:]
+    with pytest.raises(errors.OutOfRange):
+        node.run(node.client.read_object(LOC, len(data)))
+    with pytest.raises(errors.InvalidArgument):
+        node.run(node.client.read_object(LOC, 5, 5))
+
+
+def test_missing_or_wrong_credential_is_unauthenticated(node: Node) -> None:
+    for credential in ("", "not-the-cluster-credential"):
+
+        async def attempt(credential: str = credential) -> None:
+            async with node.client_with(credential) as client:
+                await client.head_object(LOC)
+
+        with pytest.raises(errors.Unauthenticated) as caught:
+            node.run(attempt())
+        assert caught.value.reason == "STORAGE_CREDENTIAL_REQUIRED"
+
+    async def stream_calls_too() -> None:
+        async with node.client_with("wrong-credential-xxxxxxxx") as client:
+            await client.put_object(LOC, ts(1), b"x")
+
+    with pytest.raises(errors.Unauthenticated):
+        node.run(stream_calls_too())
+    with pytest.raises(errors.NotFound):
+        node.run(node.client.head_object(LOC))  # nothing was stored
+
+    async def health() -> int:
+        async with grpc.aio.insecure_channel(node.server.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            response = await stub.Check(health_pb2.HealthCheckRequest(service=""))
+            return int(response.status)
+
+    assert node.run(health()) == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_stream_without_its_commit_stores_nothing(node: Node) -> None:
+    with pytest.raises(errors.InvalidArgument) as caught:
+        node.run(node.client.put_object(LOC, ts(1), b"y" * (3 * CHUNK), commit=False))
+    assert caught.value.reason == "INCOMPLETE_UPLOAD"
+    with pytest.raises(errors.NotFound):
+        node.run(node.client.head_object(LOC))
+    assert os.listdir(node.device.tmp_dir) == []
+
+
+def test_a_cancelled_upload_stores_nothing(node: Node) -> None:
+    sent = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"z" * CHUNK
+        sent.set()
+        await asyncio.sleep(30)
+        yield b"never"
+
+    async def upload_then_cancel() -> None:
+        task = asyncio.ensure_future(node.client.put_object(LOC, ts(1), slow_body()))
+        await sent.wait()
+        deadline = time.monotonic() + 5
+        while not os.listdir(node.device.tmp_dir) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert os.listdir(node.device.tmp_dir), "the upload never reached the disk"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    node.run(upload_then_cancel())
+    deadline = time.monotonic() + 5
+    while os.listdir(node.device.tmp_dir) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.listdir(node.device.tmp_dir) == []
+    with pytest.raises(errors.NotFound):
+        node.run(node.client.head_object(LOC))
+
+
+def test_wrong_sender_checksums_are_refused_and_nothing_is_stored(node: Node) -> None:
+    async def put_raw(messages: list[pb.PutObjectRequest]) -> pb.PutObjectResponse:
+        try:
+            return await node.client.stub.PutObject(iter(messages), metadata=node.client.metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    header = pb.PutObjectRequest(header=pb.PutObjectHeader(location=LOC.message(), timestamp=ts(1)))
+    data = b"payload" * 1000
+    bad_chunk = pb.PutObjectRequest(chunk=pb.ObjectChunk(data=data, xxh3=xxh3_of(data) ^ 1))
+    commit = pb.PutObjectRequest(commit=pb.PutObjectCommit())
+    with pytest.raises(errors.InvalidArgument) as caught:
+        node.run(put_raw([header, bad_chunk, commit]))
+    assert (caught.value.field, caught.value.reason) == ("chunk.xxh3", "CHECKSUM_MISMATCH")
+
+    good_chunk = pb.PutObjectRequest(chunk=pb.ObjectChunk(data=data))
+    bad_md5 = pb.PutObjectRequest(commit=pb.PutObjectCommit(expected_md5="0" * 32))
+    with pytest.raises(errors.InvalidArgument, match="MD5"):
+        node.run(put_raw([header, good_chunk, bad_md5]))
+    with pytest.raises(errors.InvalidArgument, match="announced"):
+        node.run(node.client.put_object(LOC, ts(1), data, expected_size=len(data) + 1))
+    with pytest.raises(errors.InvalidArgument, match="first PutObject message"):
+        node.run(put_raw([good_chunk, commit]))
+    with pytest.raises(errors.NotFound):
+        node.run(node.client.head_object(LOC))
+    assert os.listdir(node.device.tmp_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("location", "field"),
+    [
+        (Location("d1", 7, "AUTH_test", "photos", "../../etc/passwd"), "object"),
+        (Location("d1", 7, "AUTH_test", "photos", "nul\x00byte"), "object"),
+        (Location("d1", 7, "AUTH_test", "photos", "x" * 1025), "object"),
+        (Location("d1", 7, "AUTH_test", "", "o"), "container"),
+        (Location("d1", 7, "AUTH/x", "c", "o"), "account"),
+        (Location("d9", 7, "AUTH_test", "c", "o"), "location.device"),
+        (Location("../d1", 7, "AUTH_test", "c", "o"), "location.device"),
+    ],
+)
+def test_bad_names_and_devices_are_refused(node: Node, location: Location, field: str) -> None:
+    with pytest.raises((errors.InvalidArgument, errors.NotFound)) as caught:
+        node.run(node.client.put_object(location, ts(1), b"data"))
+    assert caught.value.field == field
+    if field != "location.device":
+        assert isinstance(caught.value, errors.InvalidArgument)
+
+
+def test_bad_metadata_and_timestamps_are_refused(node: Node) -> None:
+    with pytest.raises(errors.InvalidArgument, match="limit is 90"):
+        node.run(
+            node.client.put_object(LOC, ts(1), b"d", metadata={f"k{i}": "v" for i in range(91)})
+        )
+    with pytest.raises(errors.InvalidArgument) as caught:
+        node.run(node.client.put_object(LOC, "yesterday", b"d"))
+    assert caught.value.field == "header.timestamp"
+
+
+def test_an_older_write_is_refused_with_the_existing_version(node: Node) -> None:
+    node.run(node.client.put_object(LOC, ts(5), b"new"))
+    with pytest.raises(errors.Conflict) as caught:
+        node.run(node.client.put_object(LOC, ts(4), b"old"))
+    assert caught.value.reason == "NEWER_VERSION_EXISTS"
+    assert ts(5) in caught.value.message
+    with pytest.raises(errors.Conflict):
+        node.run(node.client.delete_object(LOC, ts(5)))
+    assert node.run(node.client.read_object(LOC)) == b"new"
+
+
+def test_a_damaged_replica_is_data_loss_and_quarantined(node: Node) -> None:
+    data = random.Random(3).randbytes(2 * CHUNK)
+    node.run(node.client.put_object(LOC, ts(1), data))
+    hashed = name_hash(f"/{LOC.account}/{LOC.container}/{LOC.object}")
+    folder = Path(node.device.objects_dir, str(LOC.partition), hashed[-3:], hashed)
+    (path,) = folder.glob("*.data")
+    raw = bytearray(path.read_bytes())
+    raw[CHUNK + 10] ^= 0x40
+    path.write_bytes(bytes(raw))
+
+    async def read_all() -> bytes:
+        _header, body = await node.client.get_object(LOC)
+        received = b""
+        try:
+            async for piece in body:
+                received += piece
+        finally:
+            assert received == data[:CHUNK]  # the good first chunk only
+        return received
+
+    with pytest.raises(errors.DataCorruption):
+        node.run(read_all())
+    with pytest.raises(errors.NotFound):
+        node.run(node.client.head_object(LOC))
+    (stats,) = node.run(node.client.get_device_stats("d1"))
+    assert stats.quarantined == 1
+
+
+def _rss_peak_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+def test_a_64_mib_object_streams_in_bounded_memory(node: Node) -> None:
+    size = 64 << 20
+    block = random.Random(4).randbytes(1 << 20)
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(size // len(block)):
+            yield block
+
+    async def put_then_read() -> tuple[str, int, str]:
+        stored = await node.client.put_object(LOC, ts(1), body(), chunk_size=1 << 20)
+        md5 = hashlib.md5(usedforsecurity=False)
+        count = 0
+        _header, pieces = await node.client.get_object(LOC)
+        async for piece in pieces:
+            md5.update(piece)
+            count += len(piece)
+        return stored.etag, count, md5.hexdigest()
+
+    # Reset the peak-RSS mark (Linux >= 4.0), then measure the peak across both transfers.
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = _rss_peak_kib()
+    etag, count, md5 = node.run(put_then_read())
+    growth_mib = (_rss_peak_kib() - before) / 1024
+    expected = hashlib.md5(block * (size // len(block))).hexdigest()
+    assert (etag, count, md5) == (expected, size, expected)
+    # Client and server share this process; a whole object in memory would be >= 64 MiB.
+    assert growth_mib < 48, f"peak RSS grew by {growth_mib:.1f} MiB for a 64 MiB object"
