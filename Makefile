@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum clean postgres
+.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-objectserver clean postgres
 
 help:
 	@echo "make run      start the all-in-one cloud on loopback and show it working"
@@ -65,10 +65,13 @@ fix: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-checksum
+bench: bench-checksum bench-objectserver
 
 bench-checksum: venv build
 	$(PY) bench/checksum.py
+
+bench-objectserver: venv build
+	$(PY) bench/objectserver.py
 
 clean:
 	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url

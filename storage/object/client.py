@@ -46,7 +46,9 @@ Body = bytes | Iterable[bytes] | AsyncIterable[bytes]
 
 
 async def _pieces(body: Body, chunk_size: int) -> AsyncIterator[bytes]:
-    if isinstance(body, bytes | bytearray | memoryview):
+    if isinstance(body, bytes) and len(body) <= chunk_size:
+        yield body
+    elif isinstance(body, bytes | bytearray | memoryview):
         view = memoryview(body)
         for start in range(0, len(view), chunk_size):
             yield bytes(view[start : start + chunk_size])
@@ -114,14 +116,19 @@ class ObjectServerClient:
             header.expected_size = expected_size
 
         async def requests() -> AsyncIterator[pb.PutObjectRequest]:
-            yield pb.PutObjectRequest(header=header)
+            # The header rides on the first chunk and the commit on the last one
+            # when the body is in memory: a small object is a single message.
+            message = pb.PutObjectRequest(header=header)
             async for piece in _pieces(body, chunk_size or DEFAULT_CHUNK_SIZE):
-                chunk = pb.ObjectChunk(data=piece)
+                if message.HasField("chunk"):
+                    yield message
+                    message = pb.PutObjectRequest()
+                message.chunk.data = piece
                 if send_checksums and piece:
-                    chunk.xxh3 = xxh3_of(piece)
-                yield pb.PutObjectRequest(chunk=chunk)
+                    message.chunk.xxh3 = xxh3_of(piece)
             if commit:
-                yield pb.PutObjectRequest(commit=pb.PutObjectCommit())
+                message.commit.SetInParent()
+            yield message
 
         try:
             response = await self.stub.PutObject(requests(), metadata=self.metadata)
@@ -143,11 +150,13 @@ class ObjectServerClient:
             first = await call.read()
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
-        if first is aio.EOF or first.WhichOneof("message") != "header":
+        if first is aio.EOF or not first.HasField("header"):
             raise errors.InternalError("the object server sent no GetObject header")
 
         async def body() -> AsyncIterator[bytes]:
             try:
+                if first.HasField("chunk"):
+                    yield first.chunk.data
                 while True:
                     message = await call.read()
                     if message is aio.EOF:

@@ -147,12 +147,12 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext
     ) -> pb.PutObjectResponse:
         stream = aiter(request_iterator)
-        first = await anext(stream, None)
-        if first is None or first.WhichOneof("message") != "header":
+        message = await anext(stream, None)
+        if message is None or not message.HasField("header"):
             raise errors.InvalidArgument(
-                "the first PutObject message must be the header", field="header"
+                "the first PutObject message must carry the header", field="header"
             )
-        header = first.header
+        header = message.header
         slot = self._slot(header.location.device)
         writer = slot.device.create_writer(
             header.location.partition,
@@ -169,17 +169,12 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         pending_bytes = 0
         inflight: Future[Any] | None = None
         try:
-            async for message in stream:
-                kind = message.WhichOneof("message")
-                if kind == "chunk":
+            while message is not None:
+                if message.HasField("chunk"):
                     chunk = message.chunk
                     pending.append((chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None))
                     pending_bytes += len(chunk.data)
-                    if pending_bytes >= flush_at:
-                        inflight = slot.submit(_write_pending, writer, pending)
-                        await asyncio.wrap_future(inflight)
-                        pending, pending_bytes = [], 0
-                elif kind == "commit":
+                if message.HasField("commit"):
                     commit = message.commit
                     md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
                     if len(md5s) > 1:
@@ -187,6 +182,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                             "the header and the commit expect different MD5s",
                             field="commit.expected_md5",
                         )
+                    # The rest of the bytes, fsync, rename, fsync: one thread hop.
                     inflight = slot.submit(
                         _write_and_commit,
                         writer,
@@ -197,16 +193,21 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                     )
                     meta = await asyncio.wrap_future(inflight)
                     return pb.PutObjectResponse(object=metadata_message(meta))
-                else:
+                if pending_bytes >= flush_at:
+                    inflight = slot.submit(_write_pending, writer, pending)
+                    await asyncio.wrap_future(inflight)
+                    pending, pending_bytes = [], 0
+                message = await anext(stream, None)
+                if message is not None and message.HasField("header"):
                     raise errors.InvalidArgument(
-                        "the header may be sent only once, first", field="header"
+                        "only the first PutObject message may carry the header", field="header"
                     )
             raise errors.InvalidArgument(
                 f"the stream ended after {writer.bytes_written + pending_bytes} bytes without "
-                "its commit message; nothing was stored",
+                "its commit; nothing was stored",
                 field="commit",
                 reason="INCOMPLETE_UPLOAD",
-                hint="end every PutObject stream with a commit message",
+                hint="end every PutObject stream with a commit",
             )
         finally:
             # A no-op after a commit; otherwise the temporary file goes.
@@ -240,19 +241,23 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         inflight: Future[Any] = slot.submit(open_and_read_first)
         reader, start, end, pieces, piece = await asyncio.wrap_future(inflight)
         try:
-            yield pb.GetObjectResponse(
+            # The header travels with the first chunk: a small object is one message.
+            response = pb.GetObjectResponse(
                 header=pb.GetObjectHeader(
                     object=metadata_message(reader.metadata), start=start, end=end
                 )
             )
             while piece is not None:
                 data, digest = piece
-                chunk = pb.ObjectChunk(data=data)
+                response.chunk.data = data
                 if digest:
-                    chunk.xxh3 = digest
-                yield pb.GetObjectResponse(chunk=chunk)
+                    response.chunk.xxh3 = digest
+                yield response
+                response = pb.GetObjectResponse()
                 inflight = slot.submit(next, pieces, None)
                 piece = await asyncio.wrap_future(inflight)
+            if response.HasField("header"):
+                yield response  # an empty object or range: the header alone
         finally:
             _after(inflight, reader.close)
 

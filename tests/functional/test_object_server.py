@@ -124,7 +124,8 @@ def test_chunks_carry_their_digest_and_ranges_are_exact(node: Node) -> None:
         messages = [
             m async for m in node.client.stub.GetObject(request, metadata=node.client.metadata)
         ]
-        return messages[0].header, [m.chunk for m in messages[1:]]
+        assert all(not m.HasField("header") for m in messages[1:])
+        return messages[0].header, [m.chunk for m in messages if m.HasField("chunk")]
 
     header, chunks = node.run(get(None, None))
     assert (header.start, header.end) == (0, len(data))
@@ -341,3 +342,53 @@ def test_a_64_mib_object_streams_in_bounded_memory(node: Node) -> None:
     assert (etag, count, md5) == (expected, size, expected)
     # Client and server share this process; a whole object in memory would be >= 64 MiB.
     assert growth_mib < 48, f"peak RSS grew by {growth_mib:.1f} MiB for a 64 MiB object"
+
+
+def test_a_small_object_is_one_message_each_way(node: Node) -> None:
+    data = b"tiny object"
+
+    async def scenario() -> tuple[pb.PutObjectResponse, list[pb.GetObjectResponse]]:
+        single = pb.PutObjectRequest(
+            header=pb.PutObjectHeader(location=LOC.message(), timestamp=ts(1)),
+            chunk=pb.ObjectChunk(data=data, xxh3=xxh3_of(data)),
+            commit=pb.PutObjectCommit(expected_size=len(data)),
+        )
+        stub, metadata = node.client.stub, node.client.metadata
+        stored = await stub.PutObject(iter([single]), metadata=metadata)
+        call = stub.GetObject(pb.GetObjectRequest(location=LOC.message()), metadata=metadata)
+        return stored, [m async for m in call]
+
+    stored, messages = node.run(scenario())
+    assert stored.object.size == len(data)
+    assert len(messages) == 1
+    assert messages[0].header.end == len(data) and messages[0].chunk.data == data
+
+
+def test_an_empty_object_has_a_header_and_no_chunk(node: Node) -> None:
+    node.run(node.client.put_object(LOC, ts(1), b""))
+
+    async def messages() -> list[pb.GetObjectResponse]:
+        request = pb.GetObjectRequest(location=LOC.message())
+        return [m async for m in node.client.stub.GetObject(request, metadata=node.client.metadata)]
+
+    (only,) = node.run(messages())
+    assert only.HasField("header") and not only.HasField("chunk")
+    assert only.header.object.etag == hashlib.md5(b"").hexdigest()
+
+
+def test_a_second_header_is_refused(node: Node) -> None:
+    header = pb.PutObjectHeader(location=LOC.message(), timestamp=ts(1))
+    messages = [
+        pb.PutObjectRequest(header=header, chunk=pb.ObjectChunk(data=b"a")),
+        pb.PutObjectRequest(header=header, commit=pb.PutObjectCommit()),
+    ]
+
+    async def put() -> None:
+        try:
+            await node.client.stub.PutObject(iter(messages), metadata=node.client.metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    with pytest.raises(errors.InvalidArgument, match="only the first"):
+        node.run(put())
+    assert os.listdir(node.device.tmp_dir) == []

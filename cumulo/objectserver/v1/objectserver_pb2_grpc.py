@@ -70,8 +70,9 @@ class ObjectServerServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def PutObject(self, request_iterator, context):
-        """Store one object version. The stream is a PutObjectHeader, then any number of
-        ObjectChunks, then exactly one PutObjectCommit. The reply comes after the
+        """Store one object version. The stream carries a PutObjectHeader first, then
+        any number of ObjectChunks, then one PutObjectCommit (see PutObjectRequest:
+        a small object fits in a single message). The reply comes after the
         object is durable (fsynced and renamed into place). A stream that ends or is
         cancelled before the commit stores nothing. Errors: INVALID_ARGUMENT (bad
         name, metadata, checksum, size), FAILED_PRECONDITION (a version at least as
@@ -83,7 +84,8 @@ class ObjectServerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetObject(self, request, context):
-        """Read the current version: a GetObjectHeader, then the bytes as ObjectChunks.
+        """Read the current version: a GetObjectHeader (with the first chunk), then the
+        rest of the bytes as ObjectChunks.
         Every chunk is verified against its stored xxh3 before it is sent; a damaged
         chunk ends the stream with DATA_LOSS (the copy is quarantined). A range that
         starts past the end is OUT_OF_RANGE; a missing or deleted object NOT_FOUND
