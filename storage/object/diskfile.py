@@ -128,6 +128,33 @@ def encode_footer(meta: dict[str, Any], digests: Any, data_size: int) -> bytes:
     return meta_raw + digest_raw + head + struct.pack("<Q", check)
 
 
+#: errno values that mean "this device cannot take writes now"; the proxy then
+#: writes to a handoff device instead.
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_FAILING = {errno.EIO, errno.EROFS}
+
+
+@contextlib.contextmanager
+def device_errors(device_name: str) -> Iterator[None]:
+    """Turn a full or failing device into Unavailable (retry elsewhere), not INTERNAL."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise errors.Unavailable(
+                f"device {device_name} is full",
+                reason="DEVICE_FULL",
+                hint="write to another device (the proxy picks a handoff)",
+            ) from exc
+        if exc.errno in _FAILING:
+            raise errors.Unavailable(
+                f"device {device_name} failed an I/O operation ({exc.strerror})",
+                reason="DEVICE_ERROR",
+                hint="the device may be failing or read-only; write to another device",
+            ) from exc
+        raise
+
+
 class _Corrupt(Exception):
     """A stored file failed a check; the message says which."""
 
@@ -440,14 +467,16 @@ class DiskDevice:
             new_digests(),
             0,
         )
-        fd, temp_path = self._new_temp()
+        with device_errors(self.name):
+            fd, temp_path = self._new_temp()
         try:
-            try:
-                _write_all(fd, [footer])
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
-            replaced = self._install(temp_path, partition, name, timestamp, TOMBSTONE)
+            with device_errors(self.name):
+                try:
+                    _write_all(fd, [footer])
+                    os.fdatasync(fd)
+                finally:
+                    os.close(fd)
+                replaced = self._install(temp_path, partition, name, timestamp, TOMBSTONE)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_path)
@@ -571,7 +600,8 @@ class DiskWriter:
             self._pending.append(data)
             self._pending_bytes += len(data)
             if self._pending_bytes >= self._chunk_size:
-                self._flush([])
+                with device_errors(self._device.name):
+                    self._flush([])
         except BaseException:
             self.abort()
             raise
@@ -610,14 +640,15 @@ class DiskWriter:
                 created_at=self._timestamp,
                 modified_at=self._timestamp,
             )
-            # Small objects reach the disk here for the first time: one writev.
-            self._flush([encode_footer(_metadata_dict(meta), hasher.digests, hasher.size)])
-            os.fdatasync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
-            self._device._install(
-                self._temp_path, self._partition, self._name, self._timestamp, DATA
-            )
+            with device_errors(self._device.name):
+                # Small objects reach the disk here for the first time: one writev.
+                self._flush([encode_footer(_metadata_dict(meta), hasher.digests, hasher.size)])
+                os.fdatasync(self._fd)
+                os.close(self._fd)
+                self._fd = -1
+                self._device._install(
+                    self._temp_path, self._partition, self._name, self._timestamp, DATA
+                )
             self._state = "committed"
             return meta
         except BaseException:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import random
+import subprocess
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from storage.object.main import ObjectServer, open_devices, start_object_server
 from storage.object.store import xxh3_of
 from storage.timestamp import Timestamp
 from tests.helpers.servers import BackgroundLoop
+from tests.helpers.tools import venv_tool
 
 T = TypeVar("T")
 CREDENTIAL = "test-credential-0123456789abcdef"
@@ -392,3 +394,39 @@ def test_a_second_header_is_refused(node: Node) -> None:
     with pytest.raises(errors.InvalidArgument, match="only the first"):
         node.run(put())
     assert os.listdir(node.device.tmp_dir) == []
+
+
+def test_more_bytes_than_announced_are_refused_early(node: Node) -> None:
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(1000):
+            sent += 1
+            yield b"e" * CHUNK
+
+    with pytest.raises(errors.InvalidArgument, match="more than the announced"):
+        node.run(node.client.put_object(LOC, ts(1), endless(), expected_size=CHUNK))
+    assert sent < 1000
+    assert os.listdir(node.device.tmp_dir) == []
+
+
+def _grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [venv_tool("grpcurl"), "-plaintext", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_grpcurl_lists_and_describes_without_the_credential(node: Node) -> None:
+    address = node.server.address
+    listed = _grpcurl(address, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "cumulo.objectserver.v1.ObjectServerService" in listed.stdout.split()
+    described = _grpcurl(address, "describe", "cumulo.objectserver.v1.PutObjectHeader")
+    assert "expected_size" in described.stdout
+    method = "cumulo.objectserver.v1.ObjectServerService/GetDeviceStats"
+    refused = _grpcurl(address, method)
+    assert "Unauthenticated" in refused.stderr
+    stats = _grpcurl("-H", f"x-cumulo-storage-credential: {CREDENTIAL}", address, method)
+    assert stats.returncode == 0, stats.stderr
+    assert '"device": "d1"' in stats.stdout

@@ -198,11 +198,30 @@ def test_a_failed_rename_leaves_no_temp_file(
     device: DiskDevice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(src: str, dst: str) -> None:
-        raise OSError(28, "No space left on device")
+        raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(diskfile.os, "rename", broken)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="cross-device"):
         put(device, b"x" * (2 * CHUNK), ts(1))
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="cross-device"):
+        device.delete(PART, NAME, ts(2))
+    assert os.listdir(device.tmp_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [(28, "DEVICE_FULL"), (122, "DEVICE_FULL"), (5, "DEVICE_ERROR"), (30, "DEVICE_ERROR")],
+)
+def test_a_full_or_failing_device_is_unavailable(
+    device: DiskDevice, monkeypatch: pytest.MonkeyPatch, code: int, reason: str
+) -> None:
+    def failing(fd: int, buffers: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(diskfile.os, "writev", failing)
+    with pytest.raises(errors.Unavailable) as caught:
+        put(device, b"x" * 10, ts(1))
+    assert caught.value.reason == reason
+    with pytest.raises(errors.Unavailable):
         device.delete(PART, NAME, ts(2))
     assert os.listdir(device.tmp_dir) == []
