@@ -8,6 +8,8 @@ per phase:
 * ``put_4k`` / ``get_4k`` at concurrency 8 and 32: ops/s and p50/p99 latency;
   every PUT is a new object, fdatasync'ed and renamed before it is acknowledged;
 * ``put_1m`` / ``get_1m`` at concurrency 8: MB/s (10^6 bytes/s);
+* ``session_put_4k`` / ``session_get_4k``: the 4 KiB operations multiplexed over
+  ``RunSession`` streams (one per client channel) instead of one call each;
 * ``disk_floor``: in the same run, what the disk alone allows for the same
   durability steps (write 4 KiB, fdatasync, rename, fsync the directory) on
   one thread and on 32 - the ceiling for ``put_4k``;
@@ -39,7 +41,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.object.client import Location, ObjectServerClient  # noqa: E402
+from storage.object.client import (  # noqa: E402
+    Location,
+    ObjectServerClient,
+    ObjectServerSession,
+)
 from storage.timestamp import Timestamp  # noqa: E402
 
 KIB = 1024
@@ -180,6 +186,27 @@ class Workload:
         assert len(data) == self.size
 
 
+class SessionWorkload(Workload):
+    """The same operations multiplexed over one session per client (RunSession)."""
+
+    def __init__(
+        self, sessions: list[ObjectServerSession], clients: list[ObjectServerClient], *args: Any
+    ) -> None:
+        super().__init__(clients, *args)
+        self.sessions = sessions
+
+    async def put(self, worker: int, n: int) -> None:
+        session = self.sessions[worker % len(self.sessions)]
+        await session.put_object(self.location(worker, n), self.stamp, self.body)
+        self.written[worker] = max(self.written.get(worker, 0), n + 1)
+
+    async def get(self, worker: int, n: int) -> None:
+        session = self.sessions[worker % len(self.sessions)]
+        count = max(1, self.written.get(worker, 1))
+        data = await session.read_object(self.location(worker, n % count))
+        assert len(data) == self.size
+
+
 async def bench(address: str, credential: str, pid: int, seconds: float) -> dict[str, Any]:
     # Several channels, as a proxy would have: one HTTP/2 connection serialises framing.
     clients = [ObjectServerClient(address, credential) for _ in range(4)]
@@ -200,6 +227,13 @@ async def bench(address: str, credential: str, pid: int, seconds: float) -> dict
             workload = Workload(clients, size, f"{label}-c{concurrency}")
             await measure(f"put_{label}", size, concurrency, workload.put)
             await measure(f"get_{label}", size, concurrency, workload.get)
+    sessions = [client.session() for client in clients]
+    for concurrency in (8, 32):
+        session_workload = SessionWorkload(sessions, clients, 4 * KIB, f"s4k-c{concurrency}")
+        await measure("session_put_4k", 4 * KIB, concurrency, session_workload.put)
+        await measure("session_get_4k", 4 * KIB, concurrency, session_workload.get)
+    for session in sessions:
+        await session.close()
     for client in clients:
         await client.close()
     return results

@@ -3,12 +3,18 @@
 It adds the storage credential to every call, cuts uploads into chunk-sized
 messages each carrying its XXH3 (so the server checks the bytes it received are
 the bytes that were sent), and turns failed calls into ``cumulo.errors``.
+:class:`ObjectServerSession` multiplexes small requests over one stream, which
+costs the server several times less CPU per request than one call each.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc import aio
@@ -17,7 +23,7 @@ from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.server import MAX_MESSAGE_BYTES
-from cumulo.rpc.status import error_from_rpc
+from cumulo.rpc.status import ERROR_OF, error_from_rpc
 from storage.credential import CREDENTIAL_KEY
 from storage.object.store import DEFAULT_CHUNK_SIZE, xxh3_of
 
@@ -83,6 +89,10 @@ class ObjectServerClient:
 
     async def close(self) -> None:
         await self.channel.close()
+
+    def session(self) -> ObjectServerSession:
+        """Open a session (call from a running event loop; close it when done)."""
+        return ObjectServerSession(self)
 
     async def put_object(
         self,
@@ -217,3 +227,138 @@ class ObjectServerClient:
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
         return list(response.devices)
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _session_failure(error: pb.SessionError) -> errors.CumuloError:
+    code = _CODES.get(error.code, grpc.StatusCode.UNKNOWN)
+    cls = ERROR_OF.get(code, errors.InternalError)
+    hint = error.detail.hint
+    message = error.message
+    if hint and message.endswith(f" ({hint})"):
+        message = message[: -len(hint) - 3]
+    return cls(
+        message,
+        field=error.detail.field,
+        reason=error.detail.reason or code.name,
+        hint=hint,
+        request_id=error.detail.request_id,
+    )
+
+
+class ObjectServerSession:
+    """Small requests multiplexed over one ``RunSession`` stream (cheaper than one call each).
+
+    Use from one event loop; any number of requests may be in flight at once.
+    Objects (or ranges) larger than ``SESSION_MAX_BYTES`` need the single RPCs.
+    """
+
+    def __init__(self, client: ObjectServerClient) -> None:
+        self._call = client.stub.RunSession(metadata=client.metadata)
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[pb.SessionResponse]] = {}
+        self._write_lock = asyncio.Lock()
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def __aenter__(self) -> ObjectServerSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _read(self) -> None:
+        failure: BaseException | None = None
+        try:
+            while True:
+                response = await self._call.read()
+                if response is aio.EOF:
+                    break
+                future = self._waiting.pop(response.id, None)
+                if future is not None and not future.done():
+                    future.set_result(response)
+        except grpc.RpcError as exc:
+            failure = error_from_rpc(exc)
+        except asyncio.CancelledError:
+            failure = errors.Aborted("the session was closed")
+        finally:
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(failure or errors.Unavailable("the session ended"))
+            self._waiting.clear()
+
+    async def _request(self, **operation: Any) -> pb.SessionResponse:
+        request_id = next(self._ids)
+        future: asyncio.Future[pb.SessionResponse] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        try:
+            async with self._write_lock:
+                await self._call.write(pb.SessionRequest(id=request_id, **operation))
+        except grpc.RpcError as exc:
+            self._waiting.pop(request_id, None)
+            raise error_from_rpc(exc) from None
+        response = await future
+        if response.HasField("error"):
+            raise _session_failure(response.error)
+        return response
+
+    async def put_object(
+        self,
+        location: Location,
+        timestamp: str,
+        data: bytes,
+        *,
+        content_type: str = "",
+        metadata: Mapping[str, str] | None = None,
+        compute_sha256: bool = False,
+        expected_md5: str = "",
+    ) -> pb.ObjectMetadata:
+        message = pb.PutObjectRequest(
+            header=pb.PutObjectHeader(
+                location=location.message(),
+                timestamp=timestamp,
+                content_type=content_type,
+                metadata=dict(metadata or {}),
+                compute_sha256=compute_sha256,
+                expected_md5=expected_md5,
+            ),
+            commit=pb.PutObjectCommit(expected_size=len(data)),
+        )
+        if data:
+            message.chunk.data = data
+            message.chunk.xxh3 = xxh3_of(data)
+        response = await self._request(put=message)
+        return response.put.object
+
+    async def get_object(
+        self, location: Location, start: int | None = None, end: int | None = None
+    ) -> pb.GetObjectResponse:
+        request = pb.GetObjectRequest(location=location.message())
+        if start is not None or end is not None:
+            request.range.start = start or 0
+            if end is not None:
+                request.range.end = end
+        return (await self._request(get=request)).get
+
+    async def read_object(
+        self, location: Location, start: int | None = None, end: int | None = None
+    ) -> bytes:
+        return (await self.get_object(location, start, end)).chunk.data
+
+    async def head_object(
+        self, location: Location, *, include_deleted: bool = False
+    ) -> pb.HeadObjectResponse:
+        request = pb.HeadObjectRequest(location=location.message(), include_deleted=include_deleted)
+        return (await self._request(head=request)).head
+
+    async def delete_object(self, location: Location, timestamp: str) -> pb.DeleteObjectResponse:
+        request = pb.DeleteObjectRequest(location=location.message(), timestamp=timestamp)
+        return (await self._request(delete=request)).delete
+
+    async def close(self) -> None:
+        """Finish the stream after the requests in flight were answered."""
+        with contextlib.suppress(grpc.RpcError):
+            async with self._write_lock:
+                await self._call.done_writing()
+        await self._reader

@@ -12,12 +12,18 @@ of one chunk is one hop (open, read, verify), and large objects take one hop per
 stored chunk.  A request that ends early - client cancelled, stream closed
 before its commit message - aborts its writer once any in-flight disk work has
 finished, so a file descriptor is never closed under a running thread.
+
+``RunSession`` serves small PUTs, GETs, HEADs and DELETEs multiplexed over one
+stream, each as its own task, through the same code as the single RPCs: a gRPC
+call costs the server several times the CPU of a message on an open stream
+(see docs/object-server.md, "Measured"), and small objects are all overhead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +35,9 @@ from grpc import aio
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.rpc.interceptors import REQUEST_ID
+from cumulo.rpc.status import code_for
+from cumulo.types.v1 import types_pb2
 from storage.object.store import (
     ObjectDevice,
     ObjectMetadata,
@@ -40,7 +49,13 @@ from storage.object.store import (
 )
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
 
+log = logging.getLogger("cumulo.storage.object.server")
+
 SERVICE_NAME = "cumulo.objectserver.v1.ObjectServerService"
+#: Largest object (or range) a session PUT or GET carries in its one message.
+SESSION_MAX_BYTES = 1 << 20
+#: Requests of one session served at once; reading pauses beyond this.
+SESSION_MAX_IN_FLIGHT = 256
 _NANOS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND
 #: Entries per ListPartition message.
 LIST_PAGE = 1000
@@ -302,6 +317,9 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     async def HeadObject(
         self, request: pb.HeadObjectRequest, context: aio.ServicerContext
     ) -> pb.HeadObjectResponse:
+        return await self._head(request)
+
+    async def _head(self, request: pb.HeadObjectRequest) -> pb.HeadObjectResponse:
         slot = self._slot(request.location.device)
         name = _name(request.location)
         try:
@@ -329,6 +347,9 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     async def DeleteObject(
         self, request: pb.DeleteObjectRequest, context: aio.ServicerContext
     ) -> pb.DeleteObjectResponse:
+        return await self._delete(request)
+
+    async def _delete(self, request: pb.DeleteObjectRequest) -> pb.DeleteObjectResponse:
         slot = self._slot(request.location.device)
         name = _name(request.location)
         stamp = Timestamp.parse(request.timestamp)
@@ -386,3 +407,155 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                 )
             )
         return response
+
+    # -- sessions: many small requests over one stream ---------------------------------
+
+    async def RunSession(
+        self, request_iterator: AsyncIterator[pb.SessionRequest], context: aio.ServicerContext
+    ) -> AsyncIterator[pb.SessionResponse]:
+        responses: asyncio.Queue[pb.SessionResponse | None] = asyncio.Queue()
+        # Back-pressure: stop reading requests while this many are being served.
+        slots = asyncio.Semaphore(SESSION_MAX_IN_FLIGHT)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def serve(request: pb.SessionRequest) -> None:
+            try:
+                response = await self._session_operation(request)
+            except errors.CumuloError as exc:
+                response = pb.SessionResponse(id=request.id, error=_session_error(exc))
+            except Exception as exc:
+                log.exception("session request %d failed", request.id, exc_info=exc)
+                response = pb.SessionResponse(
+                    id=request.id,
+                    error=_session_error(
+                        errors.InternalError(
+                            f"internal error (request id {REQUEST_ID.get()})",
+                            hint="this is a server fault; the operator's log has details",
+                        )
+                    ),
+                )
+            finally:
+                slots.release()
+            responses.put_nowait(response)
+
+        async def read_requests() -> None:
+            try:
+                async for request in request_iterator:
+                    await slots.acquire()
+                    task = asyncio.create_task(serve(request))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.wait(set(tasks))
+            finally:
+                responses.put_nowait(None)
+
+        reader = asyncio.create_task(read_requests())
+        try:
+            while (response := await responses.get()) is not None:
+                yield response
+            await reader  # a malformed message ends the session with its error
+        finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
+
+    async def _session_operation(self, request: pb.SessionRequest) -> pb.SessionResponse:
+        kind = request.WhichOneof("operation")
+        if kind == "put":
+            return pb.SessionResponse(id=request.id, put=await self._put_whole(request.put))
+        if kind == "get":
+            return pb.SessionResponse(id=request.id, get=await self._get_whole(request.get))
+        if kind == "head":
+            return pb.SessionResponse(id=request.id, head=await self._head(request.head))
+        if kind == "delete":
+            return pb.SessionResponse(id=request.id, delete=await self._delete(request.delete))
+        raise errors.InvalidArgument("the session request names no operation", field="operation")
+
+    async def _put_whole(self, message: pb.PutObjectRequest) -> pb.PutObjectResponse:
+        """A PutObject that fits one message: the whole PUT in one thread hop."""
+        if not (message.HasField("header") and message.HasField("commit")):
+            raise errors.InvalidArgument(
+                "a session PUT is one message with header, chunk and commit",
+                field="put",
+                hint="send larger objects with PutObject",
+            )
+        if len(message.chunk.data) > SESSION_MAX_BYTES:
+            raise errors.InvalidArgument(
+                f"a session PUT carries at most {SESSION_MAX_BYTES} bytes",
+                field="put.chunk.data",
+                hint="send larger objects with PutObject",
+            )
+        header, chunk, commit = message.header, message.chunk, message.commit
+        slot = self._slot(header.location.device)
+        writer = slot.device.create_writer(
+            header.location.partition,
+            _name(header.location),
+            Timestamp.parse(header.timestamp, field="header.timestamp"),
+            content_type=header.content_type,
+            metadata=header.metadata,
+            chunk_size=header.chunk_size,
+            want_sha256=header.compute_sha256,
+        )
+        md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
+        inflight: Future[Any] | None = None
+        try:
+            if len(md5s) > 1:
+                raise errors.InvalidArgument(
+                    "the header and the commit expect different MD5s", field="commit.expected_md5"
+                )
+            pending = [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
+            inflight = slot.submit(
+                _write_and_commit,
+                writer,
+                pending if chunk.data else [],
+                _expected_size(header, commit),
+                md5s.pop() if md5s else "",
+                commit.expected_sha256,
+            )
+            meta = await asyncio.wrap_future(inflight)
+        finally:
+            _after(inflight, writer.abort)
+        return pb.PutObjectResponse(object=metadata_message(meta))
+
+    async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
+        """A GetObject answered in one message, in one thread hop (small objects only)."""
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        wanted = (
+            (request.range.start, request.range.end if request.range.HasField("end") else None)
+            if request.HasField("range")
+            else None
+        )
+
+        def read() -> tuple[ObjectMetadata, int, int, bytes]:
+            with slot.device.open(request.location.partition, name) as reader:
+                size = reader.metadata.size
+                start, end = check_range(size, *wanted) if wanted else (0, size)
+                if end - start > SESSION_MAX_BYTES:
+                    raise errors.Conflict(
+                        f"{end - start} bytes are more than a session answer carries "
+                        f"({SESSION_MAX_BYTES})",
+                        reason="USE_GET_OBJECT",
+                        hint="read this object with GetObject",
+                    )
+                data = b"".join(piece for piece, _ in reader.iter_range(start, end))
+                return reader.metadata, start, end, data
+
+        meta, start, end, data = await asyncio.wrap_future(slot.submit(read))
+        response = pb.GetObjectResponse(
+            header=pb.GetObjectHeader(object=metadata_message(meta), start=start, end=end)
+        )
+        if data:
+            response.chunk.data = data
+        return response
+
+
+def _session_error(error: errors.CumuloError) -> pb.SessionError:
+    return pb.SessionError(
+        code=code_for(error).value[0],
+        message=str(error),
+        detail=types_pb2.ErrorDetail(
+            reason=error.reason, field=error.field, hint=error.hint, request_id=REQUEST_ID.get()
+        ),
+    )

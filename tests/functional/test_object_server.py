@@ -430,3 +430,70 @@ def test_grpcurl_lists_and_describes_without_the_credential(node: Node) -> None:
     stats = _grpcurl("-H", f"x-cumulo-storage-credential: {CREDENTIAL}", address, method)
     assert stats.returncode == 0, stats.stderr
     assert '"device": "d1"' in stats.stdout
+
+
+def test_a_session_serves_many_small_requests_at_once(node: Node) -> None:
+    async def scenario() -> None:
+        async with node.client.session() as session:
+            locations = [Location("d1", i % 5, "AUTH_s", "c", f"o{i}") for i in range(40)]
+            bodies = [random.Random(i).randbytes(i * 100) for i in range(40)]
+            stored = await asyncio.gather(
+                *(
+                    session.put_object(loc, ts(1), body)
+                    for loc, body in zip(locations, bodies, strict=True)
+                )
+            )
+            assert [s.etag for s in stored] == [hashlib.md5(b).hexdigest() for b in bodies]
+            read = await asyncio.gather(*(session.read_object(loc) for loc in locations))
+            assert read == bodies
+            assert await session.read_object(locations[39], 10, 20) == bodies[39][10:20]
+            head = await session.head_object(locations[3])
+            assert head.object.size == 300
+            deleted = await session.delete_object(locations[3], ts(2))
+            assert deleted.existed
+            tombstone = await session.head_object(locations[3], include_deleted=True)
+            assert tombstone.deleted
+        # The single RPCs see what the session wrote.
+        assert await node.client.read_object(locations[7]) == bodies[7]
+
+    node.run(scenario())
+
+
+def test_session_errors_are_per_request_and_the_session_goes_on(node: Node) -> None:
+    async def scenario() -> None:
+        async with node.client.session() as session:
+            await session.put_object(LOC, ts(5), b"current")
+            with pytest.raises(errors.NotFound) as missing:
+                await session.head_object(Location("d1", 7, "AUTH_test", "photos", "nope"))
+            assert missing.value.reason == "OBJECT_NOT_FOUND"
+            with pytest.raises(errors.Conflict) as older:
+                await session.put_object(LOC, ts(4), b"stale")
+            assert older.value.reason == "NEWER_VERSION_EXISTS"
+            with pytest.raises(errors.InvalidArgument) as bad:
+                await session.put_object(Location("d1", 7, "a", "c", "x/../y"), ts(1), b"")
+            assert bad.value.field == "object"
+            with pytest.raises(errors.OutOfRange):
+                await session.read_object(LOC, 100)
+            big = Location("d1", 7, "AUTH_test", "photos", "big")
+            with pytest.raises(errors.InvalidArgument, match="at most"):
+                await session.put_object(big, ts(1), b"b" * ((1 << 20) + 1))
+            await node.client.put_object(big, ts(1), b"b" * ((1 << 20) + 1))
+            with pytest.raises(errors.Conflict) as too_big:
+                await session.read_object(big)
+            assert too_big.value.reason == "USE_GET_OBJECT"
+            assert await session.read_object(big, 0, 5) == b"bbbbb"
+            assert await session.read_object(LOC) == b"current"
+
+    node.run(scenario())
+    assert os.listdir(node.device.tmp_dir) == []
+
+
+def test_a_session_needs_the_credential(node: Node) -> None:
+    async def scenario() -> None:
+        async with node.client_with("wrong-credential-xxxxxxxx") as client:
+            session = client.session()
+            with pytest.raises(errors.Unauthenticated):
+                await session.head_object(LOC)
+            await session.close()
+
+    node.run(scenario())

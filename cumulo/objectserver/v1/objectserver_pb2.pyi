@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from cumulo.types.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -250,3 +251,43 @@ class GetDeviceStatsResponse(_message.Message):
     DEVICES_FIELD_NUMBER: _ClassVar[int]
     devices: _containers.RepeatedCompositeFieldContainer[DeviceStats]
     def __init__(self, devices: _Optional[_Iterable[_Union[DeviceStats, _Mapping]]] = ...) -> None: ...
+
+class SessionRequest(_message.Message):
+    __slots__ = ("id", "put", "get", "head", "delete")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    put: PutObjectRequest
+    get: GetObjectRequest
+    head: HeadObjectRequest
+    delete: DeleteObjectRequest
+    def __init__(self, id: _Optional[int] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., get: _Optional[_Union[GetObjectRequest, _Mapping]] = ..., head: _Optional[_Union[HeadObjectRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectRequest, _Mapping]] = ...) -> None: ...
+
+class SessionResponse(_message.Message):
+    __slots__ = ("id", "error", "put", "get", "head", "delete")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    error: SessionError
+    put: PutObjectResponse
+    get: GetObjectResponse
+    head: HeadObjectResponse
+    delete: DeleteObjectResponse
+    def __init__(self, id: _Optional[int] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., put: _Optional[_Union[PutObjectResponse, _Mapping]] = ..., get: _Optional[_Union[GetObjectResponse, _Mapping]] = ..., head: _Optional[_Union[HeadObjectResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectResponse, _Mapping]] = ...) -> None: ...
+
+class SessionError(_message.Message):
+    __slots__ = ("code", "message", "detail")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    detail: _types_pb2.ErrorDetail
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., detail: _Optional[_Union[_types_pb2.ErrorDetail, _Mapping]] = ...) -> None: ...

@@ -64,6 +64,11 @@ class ObjectServerServiceStub:
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.GetDeviceStatsRequest.SerializeToString,
                 response_deserializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.GetDeviceStatsResponse.FromString,
                 _registered_method=True)
+        self.RunSession = channel.stream_stream(
+                '/cumulo.objectserver.v1.ObjectServerService/RunSession',
+                request_serializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.SessionRequest.SerializeToString,
+                response_deserializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.SessionResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServerServiceServicer:
@@ -126,6 +131,19 @@ class ObjectServerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunSession(self, request_iterator, context):
+        """Many small requests over one long-lived stream: PUTs and GETs of objects of at
+        most one chunk (<= 1 MiB by default), HEADs and DELETEs, each tagged with an
+        id and answered by a response with the same id, in completion order. Same
+        semantics and errors as the single RPCs, reported per request in
+        SessionResponse.error; the stream itself fails only for a malformed message.
+        A call costs several times more server CPU than a message on an open stream,
+        so a proxy sends small objects this way (see docs/object-server.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +176,11 @@ def add_ObjectServerServiceServicer_to_server(servicer, server):
                     servicer.GetDeviceStats,
                     request_deserializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.GetDeviceStatsRequest.FromString,
                     response_serializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.GetDeviceStatsResponse.SerializeToString,
+            ),
+            'RunSession': grpc.stream_stream_rpc_method_handler(
+                    servicer.RunSession,
+                    request_deserializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.SessionRequest.FromString,
+                    response_serializer=cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.SessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -322,6 +345,33 @@ class ObjectServerService:
             '/cumulo.objectserver.v1.ObjectServerService/GetDeviceStats',
             cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.GetDeviceStatsRequest.SerializeToString,
             cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.GetDeviceStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunSession(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/cumulo.objectserver.v1.ObjectServerService/RunSession',
+            cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.SessionRequest.SerializeToString,
+            cumulo_dot_objectserver_dot_v1_dot_objectserver__pb2.SessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
