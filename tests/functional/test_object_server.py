@@ -23,7 +23,7 @@ from cumulo.rpc.status import error_from_rpc
 from storage.object.client import Location, ObjectServerClient
 from storage.object.diskfile import DiskDevice, name_hash
 from storage.object.main import ObjectServer, open_devices, start_object_server
-from storage.object.store import xxh3_of
+from storage.object.store import ObjectName, xxh3_of
 from storage.timestamp import Timestamp
 from tests.helpers.servers import BackgroundLoop
 from tests.helpers.tools import venv_tool
@@ -497,3 +497,33 @@ def test_a_session_needs_the_credential(node: Node) -> None:
             await session.close()
 
     node.run(scenario())
+
+
+def test_the_servicer_runs_on_the_memory_twin(background_loop: BackgroundLoop) -> None:
+    """The twin exists so the layers above can run without disks: prove the servicer does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.object.memory import MemoryDevice
+    from storage.object.server import DeviceSlot
+
+    memory = MemoryDevice("d1", chunk_size=CHUNK)
+    devices = {"d1": DeviceSlot(memory, ThreadPoolExecutor(2))}
+    server = background_loop.run(
+        start_object_server(listen="127.0.0.1:0", devices=devices, credential=CREDENTIAL)
+    )
+    data = random.Random(9).randbytes(2 * CHUNK + 1)
+
+    async def scenario() -> None:
+        async with ObjectServerClient(server.address, CREDENTIAL) as client:
+            await client.put_object(LOC, ts(1), data)
+            assert await client.read_object(LOC) == data
+            async with client.session() as session:
+                assert await session.read_object(LOC, 0, 3) == data[:3]
+            memory.corrupt(LOC.partition, ObjectName(LOC.account, LOC.container, LOC.object))
+            with pytest.raises(errors.DataCorruption):
+                await client.read_object(LOC)
+
+    try:
+        background_loop.run(scenario())
+    finally:
+        background_loop.run(server.stop(grace=0.5))
