@@ -527,3 +527,33 @@ def test_the_servicer_runs_on_the_memory_twin(background_loop: BackgroundLoop) -
         background_loop.run(scenario())
     finally:
         background_loop.run(server.stop(grace=0.5))
+
+
+def _open_object_files(device: DiskDevice) -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(device.objects_dir):
+            count += 1
+    return count
+
+
+def test_a_read_abandoned_midway_closes_its_file(node: Node) -> None:
+    node.run(node.client.put_object(LOC, ts(1), b"r" * (8 * CHUNK)))
+
+    async def read_one_message_then_cancel() -> None:
+        call = node.client.stub.GetObject(
+            pb.GetObjectRequest(location=LOC.message()), metadata=node.client.metadata
+        )
+        first = await call.read()
+        assert first.header.object.size == 8 * CHUNK
+        call.cancel()
+
+    node.run(read_one_message_then_cancel())
+    deadline = time.monotonic() + 5
+    while _open_object_files(node.device) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _open_object_files(node.device) == 0
