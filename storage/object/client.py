@@ -289,6 +289,8 @@ class ObjectServerSession:
             self._waiting.clear()
 
     async def _request(self, **operation: Any) -> pb.SessionResponse:
+        if self._reader.done():
+            raise errors.Unavailable("the session has ended", hint="open a new session")
         request_id = next(self._ids)
         future: asyncio.Future[pb.SessionResponse] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future

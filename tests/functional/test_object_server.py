@@ -522,6 +522,16 @@ def test_the_servicer_runs_on_the_memory_twin(background_loop: BackgroundLoop) -
             memory.corrupt(LOC.partition, ObjectName(LOC.account, LOC.container, LOC.object))
             with pytest.raises(errors.DataCorruption):
                 await client.read_object(LOC)
+            # More entries than one ListPartition message holds (LIST_PAGE = 1000).
+            for i in range(1001):
+                with memory.create_writer(9, ObjectName("a", "c", f"o{i}"), Timestamp(10)) as w:
+                    w.commit()
+            entries = await client.list_partition("d1", 9)
+            assert len({e.object for e in entries}) == 1001
+            session = client.session()
+            await session.close()
+            with pytest.raises(errors.Unavailable, match="ended"):
+                await session.head_object(LOC)
 
     try:
         background_loop.run(scenario())
