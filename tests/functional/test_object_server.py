@@ -567,3 +567,42 @@ def test_a_read_abandoned_midway_closes_its_file(node: Node) -> None:
     while _open_object_files(node.device) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert _open_object_files(node.device) == 0
+
+
+def test_a_hung_disk_stalls_only_its_own_requests(background_loop: BackgroundLoop) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.object.memory import MemoryDevice
+    from storage.object.server import DeviceSlot
+
+    class HungDevice(MemoryDevice):
+        def head(self, partition: int, name: ObjectName) -> Any:
+            time.sleep(1.0)  # blocking, as a read from a dying disk would be
+            return super().head(partition, name)
+
+    devices = {
+        "slow": DeviceSlot(HungDevice("slow"), ThreadPoolExecutor(2)),
+        "fast": DeviceSlot(MemoryDevice("fast"), ThreadPoolExecutor(2)),
+    }
+    server = background_loop.run(
+        start_object_server(listen="127.0.0.1:0", devices=devices, credential=CREDENTIAL)
+    )
+    slow = Location("slow", 1, "a", "c", "o")
+    fast = Location("fast", 1, "a", "c", "o")
+
+    async def scenario() -> float:
+        async with ObjectServerClient(server.address, CREDENTIAL) as client:
+            await client.put_object(slow, ts(1), b"s")
+            await client.put_object(fast, ts(1), b"f")
+            stuck = [asyncio.ensure_future(client.head_object(slow)) for _ in range(4)]
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            assert (await client.head_object(fast)).object.size == 1
+            elapsed = time.monotonic() - started
+            await asyncio.gather(*stuck)
+            return elapsed
+
+    try:
+        assert background_loop.run(scenario()) < 0.5
+    finally:
+        background_loop.run(server.stop(grace=0.5))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -224,4 +225,20 @@ def test_a_full_or_failing_device_is_unavailable(
     assert caught.value.reason == reason
     with pytest.raises(errors.Unavailable):
         device.delete(PART, NAME, ts(2))
+    assert os.listdir(device.tmp_dir) == []
+
+
+def test_racing_writers_leave_exactly_one_file(device: DiskDevice) -> None:
+    import threading
+
+    def write(n: int) -> None:
+        with contextlib.suppress(errors.Conflict):
+            put(device, b"v%d" % n, ts(n))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(30, 0, -1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert os.listdir(hash_dir(device)) == [f"{ts(30).internal}.data"]
     assert os.listdir(device.tmp_dir) == []

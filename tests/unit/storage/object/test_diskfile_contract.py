@@ -332,3 +332,29 @@ def test_a_range_read_verifies_the_chunks_it_reads(harness: Harness) -> None:
     # ...and one that does fails.
     with pytest.raises(errors.DataCorruption):
         read(harness, CHUNK, CHUNK + 2)
+
+
+def test_racing_writers_of_one_object_leave_the_newest(harness: Harness) -> None:
+    import threading
+
+    stamps = list(range(1, 25))
+    random.Random(6).shuffle(stamps)
+    outcomes: list[str] = []
+
+    def write(n: int) -> None:
+        try:
+            put(harness, f"version {n}".encode(), ts(n))
+            outcomes.append("stored")
+        except TimestampConflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in stamps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert read(harness) == b"version 24"
+    assert outcomes.count("stored") >= 1 and len(outcomes) == 24
+    (entry,) = harness.device.list_partition(PART)
+    assert entry.timestamp == ts(24)
+    assert harness.device.stats().pending_writes == 0
