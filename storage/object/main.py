@@ -162,7 +162,10 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
         _native.BACKEND,
     )
     if ready_file is not None:
-        ready_file.write_text(f"{running.server.port}\n")
+        # Renamed into place so a reader never sees half a port number.
+        partial = ready_file.with_name(ready_file.name + ".partial")
+        partial.write_text(f"{running.server.port}\n")
+        partial.replace(ready_file)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
