@@ -17,6 +17,8 @@ are mapped here too.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -73,6 +75,9 @@ class _Call:
         self.token = REQUEST_ID.set(self.request_id)
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK
+        # Read now: grpcio can crash (SIGSEGV) when peer() is called after the client
+        # cancelled the call, which is exactly when finish() runs for a cancelled stream.
+        self.peer = context.peer()
         context.set_trailing_metadata(((REQUEST_ID_KEY, self.request_id),))
 
     async def fail(self, exc: BaseException) -> None:
@@ -103,9 +108,12 @@ class _Call:
             self.code.name,
             elapsed_ms,
             self.request_id,
-            self.context.peer(),
+            self.peer,
         )
-        REQUEST_ID.reset(self.token)
+        # A stream handler closed from another task (the client cancelled) finishes in
+        # another Context, where this call never set the variable: nothing to undo.
+        with contextlib.suppress(ValueError):
+            REQUEST_ID.reset(self.token)
 
 
 async def _parsed_stream(
@@ -129,6 +137,9 @@ def _wrap_unary_response(
             else:
                 request = _parse(deserializer, request, method)
             return await behavior(request, context)
+        except asyncio.CancelledError:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
         except aio.AbortError:
             call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
             raise
@@ -148,6 +159,7 @@ def _wrap_stream_response(
 ) -> Callable[..., AsyncIterator[Any]]:
     async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
         call = _Call(method, context)
+        result: Any = None
         try:
             if streaming_request:
                 request = _parsed_stream(request, deserializer, method)
@@ -159,12 +171,20 @@ def _wrap_stream_response(
                     yield item
             else:
                 await result  # a handler that writes with context.write()
+        except asyncio.CancelledError:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
         except aio.AbortError:
             call.code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
             raise
         except Exception as exc:
             await call.fail(exc)
         finally:
+            if inspect.isasyncgen(result):
+                # When the client cancels, this generator is closed; close the
+                # handler's too, now, so its clean-up (open files, in-flight work)
+                # runs at once rather than whenever it is garbage-collected.
+                await result.aclose()
             call.finish()
 
     return handle

@@ -405,8 +405,14 @@ def test_more_bytes_than_announced_are_refused_early(node: Node) -> None:
             sent += 1
             yield b"e" * CHUNK
 
-    with pytest.raises(errors.InvalidArgument, match="more than the announced"):
+    with pytest.raises((errors.InvalidArgument, errors.InternalError)) as caught:
         node.run(node.client.put_object(LOC, ts(1), endless(), expected_size=CHUNK))
+    if isinstance(caught.value, errors.InternalError):
+        # grpcio race: when the server ends a call while the client is still writing,
+        # the client sometimes reports "Internal error from Core" instead of the status.
+        assert "Internal error from Core" in caught.value.message
+    else:
+        assert "more than the announced" in caught.value.message
     assert sent < 1000
     assert os.listdir(node.device.tmp_dir) == []
 
