@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum bench-agents bench-ring clean postgres libvirtd
+.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum \
+	bench-agents bench-ring bench-objectserver clean postgres libvirtd
 
 help:
 	@echo "make run      start the all-in-one cloud on loopback and show it working"
@@ -70,7 +71,7 @@ fix: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-checksum
+bench: bench-checksum bench-objectserver
 
 bench-checksum: venv build
 	$(PY) bench/checksum.py
@@ -86,6 +87,9 @@ bench-ring: venv
 # AGENTS=1000 PROCESSES=4 by default; see docs/agents.md for the numbers measured.
 bench-agents: venv build
 	$(PY) bench/agents.py --agents $${AGENTS:-1000} --processes $${PROCESSES:-4}
+
+bench-objectserver: venv build
+	$(PY) bench/objectserver.py
 
 clean:
 	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url

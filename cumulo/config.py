@@ -24,6 +24,7 @@ from cumulo import errors
 
 #: Default ports of the all-in-one cloud on loopback.
 CONTROLLER_PORT = 7700
+OBJECT_SERVER_PORT = 7720
 
 
 def default_data_dir() -> Path:
@@ -142,6 +143,29 @@ class QuotaConfig:
 
 
 @dataclass
+class StorageConfig:
+    #: Directory whose subdirectories are this node's devices (one per disk, e.g.
+    #: ``/srv/node/d1``); empty means ``<data_dir>/storage/devices``.
+    devices_root: str = ""
+    #: Device names (subdirectories of ``devices_root``) to serve; empty means all of them.
+    devices: list[str] = field(default_factory=list)
+    #: Address a standalone object server (``cumulo-object-server``) listens on.
+    object_server_listen: str = f"127.0.0.1:{OBJECT_SERVER_PORT}"
+    #: All-in-one: one local storage node per address, its devices under
+    #: ``<data_dir>/storage/node<N>`` (used by ``cumulo up`` once the proxy lands).
+    allinone_listen: list[str] = field(
+        default_factory=lambda: [f"127.0.0.1:{OBJECT_SERVER_PORT + n}" for n in (1, 2, 3)]
+    )
+    #: Bytes per stored chunk; each chunk carries its own XXH3 checksum (4 KiB-8 MiB).
+    chunk_size: int = 1 << 20
+    #: File holding the cluster's storage credential; empty means
+    #: ``<data_dir>/storage/credential``.
+    credential_file: str = ""
+    #: Threads doing blocking disk I/O, per device.
+    threads_per_device: int = 16
+
+
+@dataclass
 class Config:
     #: Where every process keeps its data, logs and run files.
     data_dir: Path = field(default_factory=default_data_dir)
@@ -149,6 +173,8 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
+
+    storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def database_url(self) -> str:
@@ -170,6 +196,18 @@ class Config:
         if self.agent.credential_file:
             return Path(self.agent.credential_file).expanduser()
         return self.data_dir / "agent" / "credential"
+
+    def storage_devices_root(self) -> Path:
+        """This node's devices root, with the default under ``data_dir`` filled in."""
+        if self.storage.devices_root:
+            return Path(self.storage.devices_root).expanduser()
+        return self.data_dir / "storage" / "devices"
+
+    def storage_credential_file(self) -> Path:
+        """The storage credential file, with the default under ``data_dir`` filled in."""
+        if self.storage.credential_file:
+            return Path(self.storage.credential_file).expanduser()
+        return self.data_dir / "storage" / "credential"
 
     @property
     def log_dir(self) -> Path:

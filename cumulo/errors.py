@@ -113,6 +113,15 @@ class Unimplemented(CumuloError):
     default_reason = "UNIMPLEMENTED"
 
 
+class DataCorruption(CumuloError):
+    """Stored data failed its checksum; the bad copy was set aside, none of it was returned.
+
+    Retry: another replica may hold a good copy (the proxy does this itself).
+    """
+
+    default_reason = "DATA_CORRUPTION"
+
+
 class InternalError(CumuloError):
     """A server-side fault; the message carries a request id for the operator."""
 

@@ -17,6 +17,7 @@ are mapped here too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import inspect
@@ -107,7 +108,9 @@ class _Call:
     ) -> bool:
         """Map a failure to its status (re-raising as an abort), then log the call."""
         try:
-            if isinstance(exc, aio.AbortError):
+            if isinstance(exc, asyncio.CancelledError):
+                self.code = grpc.StatusCode.CANCELLED
+            elif isinstance(exc, aio.AbortError):
                 self.code = self.context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
             elif isinstance(exc, Exception):
                 await self.fail(exc)
@@ -125,7 +128,8 @@ class _Call:
             self.request_id,
             self.peer,
         )
-        # A streaming handler may be closed from another context (client went away).
+        # A stream handler closed from another task (the client cancelled) finishes in
+        # another Context, where this call never set the variable: nothing to undo.
         with contextlib.suppress(ValueError):
             REQUEST_ID.reset(self.token)
 
@@ -170,8 +174,14 @@ def _wrap_stream_response(
             request = _parsed_request(request, deserializer, method, streaming_request)
             result = behavior(request, context)
             if inspect.isasyncgen(result):
-                async for item in result:
-                    yield item
+                try:
+                    async for item in result:
+                        yield item
+                finally:
+                    # When the client cancels, this generator is closed; close the
+                    # handler's too, now, so its clean-up (open files, in-flight work)
+                    # runs at once rather than whenever it is garbage-collected.
+                    await result.aclose()
             else:
                 await result  # a handler that writes with context.write()
 

@@ -29,6 +29,7 @@ STATUS_OF: dict[type[errors.CumuloError], grpc.StatusCode] = {
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+    errors.DataCorruption: grpc.StatusCode.DATA_LOSS,
     errors.InternalError: grpc.StatusCode.INTERNAL,
 }
 
@@ -38,7 +39,6 @@ ERROR_OF: dict[grpc.StatusCode, type[errors.CumuloError]] = {
 }
 ERROR_OF[grpc.StatusCode.CANCELLED] = errors.Aborted
 ERROR_OF[grpc.StatusCode.UNKNOWN] = errors.InternalError
-ERROR_OF[grpc.StatusCode.DATA_LOSS] = errors.InternalError
 
 #: Trailer that carries the google.rpc.Status with our ErrorDetail.
 DETAILS_KEY = "grpc-status-details-bin"

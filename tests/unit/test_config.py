@@ -104,3 +104,27 @@ def test_identity_and_quota_sections(tmp_path: Path) -> None:
     path.write_text("[identity]\ntoken_ttl = 1\n")
     with pytest.raises(errors.InvalidArgument, match=r"identity\.token_ttl"):
         load_config(path, environ={})
+
+
+def test_storage_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
+    config = load_config(environ={}, data_dir=tmp_path)
+    assert config.storage_devices_root() == tmp_path / "storage" / "devices"
+    assert config.storage_credential_file() == tmp_path / "storage" / "credential"
+    assert config.storage.chunk_size == 1 << 20
+    assert len(config.storage.allinone_listen) == 3
+
+
+def test_storage_keys_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[storage]\n"
+        'devices_root = "/srv/node"\n'
+        'devices = ["d1", "d2"]\n'
+        "chunk_size = 65536\n"
+        'credential_file = "/etc/cumulo/storage.key"\n'
+    )
+    config = load_config(path, environ={"CUMULO_STORAGE_DEVICES": "d3,d4"})
+    assert config.storage_devices_root() == Path("/srv/node")
+    assert config.storage.devices == ["d3", "d4"]
+    assert config.storage.chunk_size == 65536
+    assert config.storage_credential_file() == Path("/etc/cumulo/storage.key")

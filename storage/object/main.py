@@ -1,0 +1,220 @@
+"""``cumulo-object-server`` / ``python -m storage.object``: one storage node's object server.
+
+The one wiring file of the process: it opens the node's devices (each a directory
+under the devices root), claims each with a lock so no second server writes to
+it, removes temporary files an earlier crash left, gives each device its own
+thread pool, and serves ``cumulo.objectserver.v1`` with health and reflection,
+behind the storage-credential check.  ``--ready-file`` receives the bound port
+once serving (as for the controller), so a supervisor can use port 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import _native
+from cumulo import errors
+from cumulo.config import Config, load_config
+from cumulo.logs import setup_logging
+from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.rpc.server import RunningServer, Service, start_server
+from storage.credential import create_credential, load_credential
+from storage.object.auth import StorageCredentialInterceptor
+from storage.object.diskfile import DiskDevice
+from storage.object.server import SERVICE_NAME, DeviceSlot, ObjectServerServicer
+from storage.object.store import check_chunk_size
+
+log = logging.getLogger("cumulo.storage.object")
+
+_DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class ObjectServer:
+    """A running object server: its devices and its gRPC server."""
+
+    devices: dict[str, DeviceSlot]
+    server: RunningServer
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.server.server.stop(grace)
+        for slot in self.devices.values():
+            slot.executor.shutdown(wait=True)
+            if isinstance(slot.device, DiskDevice):
+                slot.device.unlock()
+
+
+def open_devices(
+    root: Path,
+    names: Sequence[str] = (),
+    *,
+    chunk_size: int,
+    threads_per_device: int,
+    create: bool = False,
+) -> dict[str, DeviceSlot]:
+    """Open, lock and clean every device under ``root`` (or only ``names``).
+
+    ``create`` makes missing device directories (all-in-one and tests); on a
+    real node a missing device is an unmounted disk and is refused instead, so
+    objects never land on the root file system.
+    """
+    chunk_size = check_chunk_size(chunk_size, chunk_size)
+    if create:
+        for name in names:
+            (root / name).mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():
+        raise errors.NotFound(
+            f"devices root {root} does not exist",
+            hint="create it and one directory per device in it (e.g. d1), or set "
+            "storage.devices_root",
+        )
+    wanted = list(names) or sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not wanted:
+        raise errors.NotFound(
+            f"no devices under {root}", hint=f"create one, e.g. `mkdir {root / 'd1'}`"
+        )
+    slots: dict[str, DeviceSlot] = {}
+    try:
+        for name in wanted:
+            if not _DEVICE_NAME.match(name):
+                raise errors.InvalidArgument(
+                    f"device name {name!r} is not 1-64 letters, digits, '.', '_' or '-'",
+                    field="storage.devices",
+                )
+            path = root / name
+            if not path.is_dir():
+                raise errors.NotFound(f"device {path} does not exist", hint="is the disk mounted?")
+            device = DiskDevice(path, chunk_size=chunk_size)
+            device.lock()
+            slots[name] = DeviceSlot(
+                device, ThreadPoolExecutor(threads_per_device, thread_name_prefix=f"dev-{name}")
+            )
+            removed = device.cleanup_temp()
+            if removed:
+                log.info("device %s: removed %d interrupted write(s)", name, removed)
+    except BaseException:
+        for slot in slots.values():
+            slot.executor.shutdown()
+            if isinstance(slot.device, DiskDevice):
+                slot.device.unlock()
+        raise
+    return slots
+
+
+async def start_object_server(
+    *,
+    listen: str,
+    devices: dict[str, DeviceSlot],
+    credential: str,
+) -> ObjectServer:
+    """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential."""
+    services = [
+        Service(
+            SERVICE_NAME,
+            ObjectServerServicer(devices),
+            objectserver_pb2_grpc.add_ObjectServerServiceServicer_to_server,
+        )
+    ]
+    server = await start_server(
+        listen, services, interceptors=[StorageCredentialInterceptor(credential)]
+    )
+    return ObjectServer(devices=devices, server=server)
+
+
+async def serve(config: Config, listen: str, ready_file: Path | None, create: bool) -> None:
+    """Run until SIGINT/SIGTERM; write the bound port to ``ready_file`` once serving."""
+    credential_file = config.storage_credential_file()
+    credential = load_credential(credential_file)
+    root = config.storage_devices_root()
+    devices = open_devices(
+        root,
+        config.storage.devices,
+        chunk_size=config.storage.chunk_size,
+        threads_per_device=config.storage.threads_per_device,
+        create=create,
+    )
+    try:
+        running = await start_object_server(listen=listen, devices=devices, credential=credential)
+    except BaseException:
+        for slot in devices.values():
+            slot.executor.shutdown()
+            if isinstance(slot.device, DiskDevice):
+                slot.device.unlock()
+        raise
+    log.info(
+        "object server listening on %s, devices %s under %s (native backend %s)",
+        f"{listen.rpartition(':')[0]}:{running.server.port}",
+        ", ".join(sorted(devices)),
+        root,
+        _native.BACKEND,
+    )
+    if ready_file is not None:
+        # Renamed into place so a reader never sees half a port number.
+        partial = ready_file.with_name(ready_file.name + ".partial")
+        partial.write_text(f"{running.server.port}\n")
+        partial.replace(ready_file)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    log.info("stopping object server")
+    await running.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cumulo-object-server", description="Run a Cumulo object server (one storage node)."
+    )
+    parser.add_argument("--config", type=Path, help="TOML config file (default: $CUMULO_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="data directory (overrides the config)")
+    parser.add_argument("--listen", help="HOST:PORT to serve on (storage.object_server_listen)")
+    parser.add_argument("--devices-root", type=Path, help="directory of device directories")
+    parser.add_argument(
+        "--device", action="append", default=[], help="serve only this device (repeatable)"
+    )
+    parser.add_argument("--credential-file", type=Path, help="the cluster's storage credential")
+    parser.add_argument(
+        "--init-credential",
+        action="store_true",
+        help="create the credential file with a new random secret if it does not exist",
+    )
+    parser.add_argument(
+        "--create-devices",
+        action="store_true",
+        help="create missing --device directories (development; never on real disks)",
+    )
+    parser.add_argument("--ready-file", type=Path, help="write the bound port here once serving")
+    options = parser.parse_args(argv)
+    try:
+        config = load_config(options.config, data_dir=options.data_dir)
+        if options.devices_root:
+            config.storage.devices_root = str(options.devices_root)
+        if options.device:
+            config.storage.devices = options.device
+        if options.credential_file:
+            config.storage.credential_file = str(options.credential_file)
+        setup_logging(config.logging.level, "object-server")
+        if options.init_credential:
+            create_credential(config.storage_credential_file())
+        listen = options.listen or config.storage.object_server_listen
+        asyncio.run(serve(config, listen, options.ready_file, options.create_devices))
+    except errors.CumuloError as exc:
+        print(f"cumulo-object-server: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,561 @@
+"""The ``cumulo.objectserver.v1`` servicer: thin glue between gRPC streams and device stores.
+
+Each method validates the request, runs the blocking store work on the device's
+own thread pool (so a slow disk stalls only its own requests, never the event
+loop or the other devices) and maps results to messages; errors are
+``cumulo.errors`` raised by the store and mapped by the ApiInterceptor.
+
+Per-request overhead matters (thousands of small PUTs per second are the goal),
+so work is batched into as few thread hops as possible: a PUT of an object
+smaller than one chunk is one hop (write, fsync, rename, fsync at commit), a GET
+of one chunk is one hop (open, read, verify), and large objects take one hop per
+stored chunk.  A request that ends early - client cancelled, stream closed
+before its commit message - aborts its writer once any in-flight disk work has
+finished, so a file descriptor is never closed under a running thread.
+
+``RunSession`` serves small PUTs, GETs, HEADs and DELETEs multiplexed over one
+stream, each as its own task, through the same code as the single RPCs: a gRPC
+call costs the server several times the CPU of a message on an open stream
+(see docs/object-server.md, "Measured"), and small objects are all overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from google.protobuf import timestamp_pb2
+from grpc import aio
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as pb
+from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.rpc.interceptors import REQUEST_ID
+from cumulo.rpc.status import code_for
+from cumulo.types.v1 import types_pb2
+from storage.object.store import (
+    ObjectDevice,
+    ObjectMetadata,
+    ObjectName,
+    ObjectNotFound,
+    ObjectReader,
+    ObjectWriter,
+    check_range,
+)
+from storage.timestamp import TICKS_PER_SECOND, Timestamp
+
+log = logging.getLogger("cumulo.storage.object.server")
+
+SERVICE_NAME = "cumulo.objectserver.v1.ObjectServerService"
+#: Largest object (or range) a session PUT or GET carries in its one message.
+SESSION_MAX_BYTES = 1 << 20
+#: Requests of one session served at once; reading pauses beyond this.
+SESSION_MAX_IN_FLIGHT = 256
+_NANOS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND
+#: Entries per ListPartition message.
+LIST_PAGE = 1000
+
+T = TypeVar("T")
+
+
+@dataclass
+class DeviceSlot:
+    """A device and the threads that do its disk I/O."""
+
+    device: ObjectDevice
+    executor: ThreadPoolExecutor
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        return self.executor.submit(fn, *args)
+
+
+def _pb_time(stamp: Timestamp | None) -> timestamp_pb2.Timestamp:
+    if stamp is None:
+        return timestamp_pb2.Timestamp()
+    seconds, ticks = divmod(stamp.ticks, TICKS_PER_SECOND)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=ticks * _NANOS_PER_TICK)
+
+
+def metadata_message(meta: ObjectMetadata, *, digests: bool = False) -> pb.ObjectMetadata:
+    return pb.ObjectMetadata(
+        account=meta.name.account,
+        container=meta.name.container,
+        object=meta.name.object,
+        timestamp=meta.timestamp.internal,
+        size=meta.size,
+        content_type=meta.content_type,
+        metadata=dict(meta.metadata),
+        etag=meta.etag,
+        sha256=meta.sha256,
+        chunk_size=meta.chunk_size,
+        chunk_xxh3=list(meta.chunk_xxh3) if digests else [],
+        created_at=_pb_time(meta.created_at),
+        modified_at=_pb_time(meta.modified_at),
+    )
+
+
+def _name(location: pb.ObjectLocation) -> ObjectName:
+    return ObjectName(location.account, location.container, location.object)
+
+
+def _write_pending(writer: ObjectWriter, pending: list[tuple[bytes, int | None]]) -> None:
+    for data, xxh3 in pending:
+        writer.write(data, xxh3)
+
+
+def _write_and_commit(
+    writer: ObjectWriter,
+    pending: list[tuple[bytes, int | None]],
+    expected_size: int | None,
+    expected_md5: str,
+    expected_sha256: str,
+) -> ObjectMetadata:
+    _write_pending(writer, pending)
+    return writer.commit(
+        expected_size=expected_size, expected_md5=expected_md5, expected_sha256=expected_sha256
+    )
+
+
+def _after(inflight: Future[Any] | None, cleanup: Callable[[], None]) -> None:
+    """Run ``cleanup`` now, or when the disk work still running for this request ends."""
+    if inflight is None or inflight.done():
+        cleanup()
+    else:
+        inflight.add_done_callback(lambda _future: cleanup())
+
+
+class _PieceStream:
+    """The pieces of ``[start, end)`` of an open object, one per call of :meth:`next`.
+
+    The call that returns the piece reaching ``end`` also runs the reader's final
+    check (the whole-object MD5) in the same thread hop, so no hop is spent just
+    to learn that the stream ended - for a one-chunk object, that halves the hops.
+    """
+
+    def __init__(self, pieces: Iterator[tuple[bytes, int]], start: int, end: int) -> None:
+        self._pieces = pieces
+        self.start = start
+        self.end = end
+        self.position = start
+
+    @property
+    def finished(self) -> bool:
+        return self.position >= self.end
+
+    def next(self) -> tuple[bytes, int] | None:
+        piece = next(self._pieces, None)
+        if piece is not None:
+            self.position += len(piece[0])
+        if self.finished:
+            for _rest in self._pieces:  # nothing is left but the final checks
+                raise AssertionError("the reader returned bytes past the range")
+        return piece
+
+
+def _expected_size(header: pb.PutObjectHeader, commit: pb.PutObjectCommit) -> int | None:
+    announced = [
+        message.expected_size for message in (header, commit) if message.HasField("expected_size")
+    ]
+    if len(set(announced)) > 1:
+        raise errors.InvalidArgument(
+            f"the header announced {announced[0]} bytes but the commit {announced[1]}",
+            field="commit.expected_size",
+        )
+    return announced[0] if announced else None
+
+
+class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
+    """Serves the devices it is given, by name."""
+
+    def __init__(self, devices: Mapping[str, DeviceSlot]) -> None:
+        self._devices = dict(devices)
+
+    def _slot(self, device: str, field: str = "location.device") -> DeviceSlot:
+        slot = self._devices.get(device)
+        if slot is None:
+            raise errors.NotFound(
+                f"device {device!r} is not served by this object server",
+                field=field,
+                reason="DEVICE_NOT_FOUND",
+                hint=f"devices here: {', '.join(sorted(self._devices)) or 'none'}",
+            )
+        return slot
+
+    async def PutObject(
+        self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext
+    ) -> pb.PutObjectResponse:
+        stream = aiter(request_iterator)
+        message = await anext(stream, None)
+        if message is None or not message.HasField("header"):
+            raise errors.InvalidArgument(
+                "the first PutObject message must carry the header", field="header"
+            )
+        header = message.header
+        slot = self._slot(header.location.device)
+        writer = slot.device.create_writer(
+            header.location.partition,
+            _name(header.location),
+            Timestamp.parse(header.timestamp, field="header.timestamp"),
+            content_type=header.content_type,
+            metadata=header.metadata,
+            chunk_size=header.chunk_size,
+            want_sha256=header.compute_sha256,
+        )
+        # Group small messages so each thread hop writes at least one stored chunk.
+        flush_at = header.chunk_size or slot.device.chunk_size
+        pending: list[tuple[bytes, int | None]] = []
+        pending_bytes = 0
+        received = 0
+        announced = header.expected_size if header.HasField("expected_size") else None
+        inflight: Future[Any] | None = None
+        try:
+            while message is not None:
+                if message.HasField("chunk"):
+                    chunk = message.chunk
+                    pending.append((chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None))
+                    pending_bytes += len(chunk.data)
+                    received += len(chunk.data)
+                    if announced is not None and received > announced:
+                        raise errors.InvalidArgument(
+                            f"more than the announced {announced} bytes arrived; "
+                            "nothing was stored",
+                            field="header.expected_size",
+                            reason="SIZE_MISMATCH",
+                        )
+                if message.HasField("commit"):
+                    commit = message.commit
+                    md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
+                    if len(md5s) > 1:
+                        raise errors.InvalidArgument(
+                            "the header and the commit expect different MD5s",
+                            field="commit.expected_md5",
+                        )
+                    # The rest of the bytes, fsync, rename, fsync: one thread hop.
+                    inflight = slot.submit(
+                        _write_and_commit,
+                        writer,
+                        pending,
+                        _expected_size(header, commit),
+                        md5s.pop() if md5s else "",
+                        commit.expected_sha256,
+                    )
+                    meta = await asyncio.wrap_future(inflight)
+                    return pb.PutObjectResponse(object=metadata_message(meta))
+                if pending_bytes >= flush_at:
+                    inflight = slot.submit(_write_pending, writer, pending)
+                    await asyncio.wrap_future(inflight)
+                    pending, pending_bytes = [], 0
+                message = await anext(stream, None)
+                if message is not None and message.HasField("header"):
+                    raise errors.InvalidArgument(
+                        "only the first PutObject message may carry the header", field="header"
+                    )
+            raise errors.InvalidArgument(
+                f"the stream ended after {writer.bytes_written + pending_bytes} bytes without "
+                "its commit; nothing was stored",
+                field="commit",
+                reason="INCOMPLETE_UPLOAD",
+                hint="end every PutObject stream with a commit",
+            )
+        finally:
+            # A no-op after a commit; otherwise the temporary file goes.
+            _after(inflight, writer.abort)
+
+    async def GetObject(
+        self, request: pb.GetObjectRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetObjectResponse]:
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        wanted: tuple[int, int | None] | None = None
+        if request.HasField("range"):
+            wanted = (
+                request.range.start,
+                request.range.end if request.range.HasField("end") else None,
+            )
+
+        def open_and_read_first() -> tuple[ObjectReader, _PieceStream, tuple[bytes, int] | None]:
+            reader = slot.device.open(request.location.partition, name)
+            try:
+                size = reader.metadata.size
+                start, end = check_range(size, *wanted) if wanted else (0, size)
+                stream = _PieceStream(reader.iter_range(start, end), start, end)
+                return reader, stream, stream.next()
+            except BaseException:
+                reader.close()
+                raise
+
+        inflight: Future[Any] = slot.submit(open_and_read_first)
+        reader, stream, piece = await asyncio.wrap_future(inflight)
+        try:
+            # The header travels with the first chunk: a small object is one message.
+            response = pb.GetObjectResponse(
+                header=pb.GetObjectHeader(
+                    object=metadata_message(reader.metadata), start=stream.start, end=stream.end
+                )
+            )
+            while piece is not None:
+                data, digest = piece
+                response.chunk.data = data
+                if digest:
+                    response.chunk.xxh3 = digest
+                yield response
+                if stream.finished:
+                    return
+                response = pb.GetObjectResponse()
+                inflight = slot.submit(stream.next)
+                piece = await asyncio.wrap_future(inflight)
+            if response.HasField("header"):
+                yield response  # an empty object or range: the header alone
+        finally:
+            _after(inflight, reader.close)
+
+    async def HeadObject(
+        self, request: pb.HeadObjectRequest, context: aio.ServicerContext
+    ) -> pb.HeadObjectResponse:
+        return await self._head(request)
+
+    async def _head(self, request: pb.HeadObjectRequest) -> pb.HeadObjectResponse:
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        try:
+            meta = await asyncio.wrap_future(
+                slot.submit(slot.device.head, request.location.partition, name)
+            )
+        except ObjectNotFound as exc:
+            if exc.tombstone is None or not request.include_deleted:
+                raise
+            return pb.HeadObjectResponse(
+                object=pb.ObjectMetadata(
+                    account=name.account,
+                    container=name.container,
+                    object=name.object,
+                    timestamp=exc.tombstone.internal,
+                    created_at=_pb_time(exc.tombstone),
+                    modified_at=_pb_time(exc.tombstone),
+                ),
+                deleted=True,
+            )
+        return pb.HeadObjectResponse(
+            object=metadata_message(meta, digests=request.include_chunk_digests)
+        )
+
+    async def DeleteObject(
+        self, request: pb.DeleteObjectRequest, context: aio.ServicerContext
+    ) -> pb.DeleteObjectResponse:
+        return await self._delete(request)
+
+    async def _delete(self, request: pb.DeleteObjectRequest) -> pb.DeleteObjectResponse:
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        stamp = Timestamp.parse(request.timestamp)
+        result = await asyncio.wrap_future(
+            slot.submit(slot.device.delete, request.location.partition, name, stamp)
+        )
+        return pb.DeleteObjectResponse(
+            timestamp=result.timestamp.internal,
+            previous_timestamp=result.previous.internal if result.previous else "",
+            existed=result.existed,
+        )
+
+    async def ListPartition(
+        self, request: pb.ListPartitionRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.ListPartitionResponse]:
+        slot = self._slot(request.device, field="device")
+        entries = slot.device.list_partition(request.partition)
+
+        def page() -> list[pb.PartitionEntry]:
+            return [
+                pb.PartitionEntry(
+                    name_hash=e.name_hash,
+                    account=e.name.account,
+                    container=e.name.container,
+                    object=e.name.object,
+                    timestamp=e.timestamp.internal,
+                    deleted=e.deleted,
+                    size=e.size,
+                )
+                for e in itertools.islice(entries, LIST_PAGE)
+            ]
+
+        while True:
+            batch = await asyncio.wrap_future(slot.submit(page))
+            if not batch:
+                return
+            yield pb.ListPartitionResponse(entries=batch)
+
+    async def GetDeviceStats(
+        self, request: pb.GetDeviceStatsRequest, context: aio.ServicerContext
+    ) -> pb.GetDeviceStatsResponse:
+        wanted = list(request.devices) or sorted(self._devices)
+        response = pb.GetDeviceStatsResponse()
+        for device in wanted:
+            slot = self._slot(device, field="devices")
+            stats = await asyncio.wrap_future(slot.submit(slot.device.stats))
+            response.devices.append(
+                pb.DeviceStats(
+                    device=stats.name,
+                    total_bytes=stats.total_bytes,
+                    free_bytes=stats.free_bytes,
+                    partitions=stats.partitions,
+                    quarantined=stats.quarantined,
+                    pending_writes=stats.pending_writes,
+                )
+            )
+        return response
+
+    # -- sessions: many small requests over one stream ---------------------------------
+
+    async def RunSession(
+        self, request_iterator: AsyncIterator[pb.SessionRequest], context: aio.ServicerContext
+    ) -> AsyncIterator[pb.SessionResponse]:
+        responses: asyncio.Queue[pb.SessionResponse | None] = asyncio.Queue()
+        # Back-pressure: stop reading requests while this many are being served.
+        slots = asyncio.Semaphore(SESSION_MAX_IN_FLIGHT)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def serve(request: pb.SessionRequest) -> None:
+            try:
+                response = await self._session_operation(request)
+            except errors.CumuloError as exc:
+                response = pb.SessionResponse(id=request.id, error=_session_error(exc))
+            except Exception as exc:
+                log.exception("session request %d failed", request.id, exc_info=exc)
+                response = pb.SessionResponse(
+                    id=request.id,
+                    error=_session_error(
+                        errors.InternalError(
+                            f"internal error (request id {REQUEST_ID.get()})",
+                            hint="this is a server fault; the operator's log has details",
+                        )
+                    ),
+                )
+            finally:
+                slots.release()
+            responses.put_nowait(response)
+
+        async def read_requests() -> None:
+            try:
+                async for request in request_iterator:
+                    await slots.acquire()
+                    task = asyncio.create_task(serve(request))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.wait(set(tasks))
+            finally:
+                responses.put_nowait(None)
+
+        reader = asyncio.create_task(read_requests())
+        try:
+            while (response := await responses.get()) is not None:
+                yield response
+            await reader  # a malformed message ends the session with its error
+        finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
+
+    async def _session_operation(self, request: pb.SessionRequest) -> pb.SessionResponse:
+        kind = request.WhichOneof("operation")
+        if kind == "put":
+            return pb.SessionResponse(id=request.id, put=await self._put_whole(request.put))
+        if kind == "get":
+            return pb.SessionResponse(id=request.id, get=await self._get_whole(request.get))
+        if kind == "head":
+            return pb.SessionResponse(id=request.id, head=await self._head(request.head))
+        if kind == "delete":
+            return pb.SessionResponse(id=request.id, delete=await self._delete(request.delete))
+        raise errors.InvalidArgument("the session request names no operation", field="operation")
+
+    async def _put_whole(self, message: pb.PutObjectRequest) -> pb.PutObjectResponse:
+        """A PutObject that fits one message: the whole PUT in one thread hop."""
+        if not (message.HasField("header") and message.HasField("commit")):
+            raise errors.InvalidArgument(
+                "a session PUT is one message with header, chunk and commit",
+                field="put",
+                hint="send larger objects with PutObject",
+            )
+        if len(message.chunk.data) > SESSION_MAX_BYTES:
+            raise errors.InvalidArgument(
+                f"a session PUT carries at most {SESSION_MAX_BYTES} bytes",
+                field="put.chunk.data",
+                hint="send larger objects with PutObject",
+            )
+        header, chunk, commit = message.header, message.chunk, message.commit
+        slot = self._slot(header.location.device)
+        writer = slot.device.create_writer(
+            header.location.partition,
+            _name(header.location),
+            Timestamp.parse(header.timestamp, field="header.timestamp"),
+            content_type=header.content_type,
+            metadata=header.metadata,
+            chunk_size=header.chunk_size,
+            want_sha256=header.compute_sha256,
+        )
+        md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
+        inflight: Future[Any] | None = None
+        try:
+            if len(md5s) > 1:
+                raise errors.InvalidArgument(
+                    "the header and the commit expect different MD5s", field="commit.expected_md5"
+                )
+            pending = [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
+            inflight = slot.submit(
+                _write_and_commit,
+                writer,
+                pending if chunk.data else [],
+                _expected_size(header, commit),
+                md5s.pop() if md5s else "",
+                commit.expected_sha256,
+            )
+            meta = await asyncio.wrap_future(inflight)
+        finally:
+            _after(inflight, writer.abort)
+        return pb.PutObjectResponse(object=metadata_message(meta))
+
+    async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
+        """A GetObject answered in one message, in one thread hop (small objects only)."""
+        slot = self._slot(request.location.device)
+        name = _name(request.location)
+        wanted = (
+            (request.range.start, request.range.end if request.range.HasField("end") else None)
+            if request.HasField("range")
+            else None
+        )
+
+        def read() -> tuple[ObjectMetadata, int, int, bytes]:
+            with slot.device.open(request.location.partition, name) as reader:
+                size = reader.metadata.size
+                start, end = check_range(size, *wanted) if wanted else (0, size)
+                if end - start > SESSION_MAX_BYTES:
+                    raise errors.Conflict(
+                        f"{end - start} bytes are more than a session answer carries "
+                        f"({SESSION_MAX_BYTES})",
+                        reason="USE_GET_OBJECT",
+                        hint="read this object with GetObject",
+                    )
+                data = b"".join(piece for piece, _ in reader.iter_range(start, end))
+                return reader.metadata, start, end, data
+
+        meta, start, end, data = await asyncio.wrap_future(slot.submit(read))
+        response = pb.GetObjectResponse(
+            header=pb.GetObjectHeader(object=metadata_message(meta), start=start, end=end)
+        )
+        if data:
+            response.chunk.data = data
+        return response
+
+
+def _session_error(error: errors.CumuloError) -> pb.SessionError:
+    return pb.SessionError(
+        code=code_for(error).value[0],
+        message=str(error),
+        detail=types_pb2.ErrorDetail(
+            reason=error.reason, field=error.field, hint=error.hint, request_id=REQUEST_ID.get()
+        ),
+    )
