@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps venv build proto run test test-unit test-pure verify fix bench bench-checksum \
+.PHONY: help deps venv build proto docs run test test-unit test-pure verify fix bench bench-checksum \
 	bench-agents bench-ring bench-objectserver clean postgres libvirtd
 
 help:
@@ -33,6 +33,10 @@ venv: deps $(BIN)/activate
 # Recompile the Cython extensions in place (after editing a .pyx).
 build: venv
 	$(PY) setup.py -q build_ext --inplace
+
+# Regenerate docs/configuration.md's key table from cumulo/config.py.
+docs: venv
+	$(PY) tools/config_docs.py
 
 # Regenerate the protobuf/gRPC code from proto/ (the result is committed).
 proto: venv
@@ -66,6 +70,7 @@ verify: venv
 	$(BIN)/cython-lint --max-line-length 100 _native
 	$(PY) tools/protogen.py --check
 	$(PY) tools/check_layout.py
+	$(PY) tools/config_docs.py --check
 
 fix: venv
 	$(BIN)/ruff check --fix .

@@ -84,8 +84,9 @@ class AgentConfig:
     state_dir: str = ""
     #: Seconds between heartbeats; keep it well under ``controller.heartbeat_timeout``.
     heartbeat_interval: float = 2.0
-    #: Reconnect delay bounds in seconds (jittered exponential backoff between them).
+    #: Shortest reconnect delay in seconds (jittered exponential backoff starts here).
     backoff_min: float = 0.5
+    #: Longest reconnect delay in seconds (the backoff stops growing here).
     backoff_max: float = 30.0
     #: Drivers that apply desired state, by name (see ``agent/drivers``).
     drivers: list[str] = field(default_factory=lambda: ["noop"])
@@ -126,16 +127,27 @@ class QuotaConfig:
     Cloud admins change a project's limits with ``cumulo quota set``.
     """
 
+    #: Servers (instances) per project.
     instances: int = 10
+    #: Virtual CPUs over all of a project's servers.
     cores: int = 20
+    #: Memory in MiB over all of a project's servers.
     ram_mb: int = 50 * 1024
+    #: Block volumes per project.
     volumes: int = 10
+    #: Block storage in GiB over all of a project's volumes and snapshots.
     gigabytes: int = 1000
+    #: Tenant networks per project.
     networks: int = 10
+    #: Network ports per project.
     ports: int = 50
+    #: Floating IPs per project.
     floating_ips: int = 5
+    #: Bytes stored in the object store per project (100 GiB).
     object_bytes: int = 100 * 1024**3
+    #: Objects stored in the object store per project.
     object_count: int = 1_000_000
+    #: Application credentials per user.
     application_credentials: int = 20
 
     def as_dict(self) -> dict[str, int]:
@@ -167,13 +179,13 @@ class StorageConfig:
 
 @dataclass
 class Config:
-    #: Where every process keeps its data, logs and run files.
+    #: Where every process keeps its data, logs and run files: ``$XDG_DATA_HOME/cumulo``
+    #: (``~/.local/share/cumulo``) unless set.
     data_dir: Path = field(default_factory=default_data_dir)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
-
     storage: StorageConfig = field(default_factory=StorageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import check_layout  # noqa: E402
+import config_docs  # noqa: E402
 
 
 def test_package_import_rules_hold() -> None:
@@ -48,3 +49,10 @@ def test_generated_protobuf_code_is_current() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_config_key_is_documented_and_the_table_is_current() -> None:
+    assert config_docs.undocumented() == []
+    doc = config_docs.DOC.read_text()
+    table = doc[doc.index(config_docs.BEGIN) + len(config_docs.BEGIN) : doc.index(config_docs.END)]
+    assert table == "\n" + config_docs.render() + "\n", "run `make docs`"
