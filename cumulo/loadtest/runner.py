@@ -175,7 +175,7 @@ class Runner:
                     picked = keys.claim(rng) if op is Op.DELETE else keys.pick(rng)
                     if picked is None:
                         stats.skipped[op.value] += 1
-                        if can_refill:
+                        if can_refill or len(keys):  # len: every draw was being read
                             await asyncio.sleep(0)
                             continue
                         # Nothing left to read or delete and nothing refills it: the
@@ -210,6 +210,9 @@ class Runner:
                     if op is Op.DELETE and "NOT_FOUND" not in kind and "404" not in kind:
                         keys.add(name)  # it may well still exist
                     continue
+                finally:
+                    if op is Op.GET or op is Op.HEAD:
+                        keys.release(name)
                 stats.op(op.value).record(clock() - began, nbytes, items)
                 if op is Op.PUT:
                     keys.add(name)

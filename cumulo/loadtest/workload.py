@@ -194,14 +194,20 @@ class KeySpace:
     """Names of the objects this run stored and believes to exist.
 
     ``pick`` (for GET and HEAD) and ``claim`` (for DELETE, which removes the name at
-    once) are O(1): names live in a list with an index for swap-removal.
+    once) are O(1): names live in a list with an index for swap-removal.  A name being
+    read (between ``pick`` and ``release``) is not claimed for a DELETE, so a mix never
+    counts the race "read an object while this run deletes it" as a store's error.
     """
+
+    #: Random draws ``claim`` makes before it gives up finding an object nobody reads.
+    CLAIM_TRIES = 16
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._counter = itertools.count()
+        self._reading: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._names)
@@ -215,15 +221,28 @@ class KeySpace:
             self._names.append(name)
 
     def pick(self, rng: random.Random) -> str | None:
+        """A random existing name, marked as being read until :meth:`release`."""
         if not self._names:
             return None
-        return self._names[rng.randrange(len(self._names))]
+        name = self._names[rng.randrange(len(self._names))]
+        self._reading[name] = self._reading.get(name, 0) + 1
+        return name
+
+    def release(self, name: str) -> None:
+        left = self._reading.pop(name, 1) - 1
+        if left > 0:
+            self._reading[name] = left
 
     def claim(self, rng: random.Random) -> str | None:
-        name = self.pick(rng)
-        if name is not None:
-            self.discard(name)
-        return name
+        """A random existing name nobody reads, removed at once (None: none found)."""
+        for _ in range(self.CLAIM_TRIES):
+            if not self._names:
+                return None
+            name = self._names[rng.randrange(len(self._names))]
+            if name not in self._reading:
+                self.discard(name)
+                return name
+        return None
 
     def discard(self, name: str) -> None:
         index = self._index.pop(name, None)

@@ -98,3 +98,19 @@ def test_key_space() -> None:
     keys.add(names[1])
     keys.discard("missing")
     assert keys.names() == [names[1]]
+
+
+def test_claim_skips_names_being_read() -> None:
+    keys = KeySpace("r/")
+    first, second = keys.new_name(), keys.new_name()
+    keys.add(first)
+    keys.add(second)
+    rng = random.Random(4)
+    reading = keys.pick(rng)
+    assert reading is not None
+    other = second if reading == first else first
+    assert keys.claim(rng) == other
+    assert keys.claim(rng) is None  # the last one is being read
+    assert len(keys) == 1
+    keys.release(reading)
+    assert keys.claim(rng) == reading

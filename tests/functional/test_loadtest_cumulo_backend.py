@@ -1,0 +1,242 @@
+"""The load runner's Cumulo backend against a fake ``cumulo.object.v1.ObjectService``.
+
+The fake keeps objects in a dict and is served by a real grpc.aio server on
+127.0.0.1 port 0, so the backend's streams, metadata, paging and error mapping are
+exercised over the wire.  The real proxy has its own tests; this one is about the
+load generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+
+from cumulo import errors
+from cumulo.loadtest.grpc_backend import CumuloObjectBackend
+from cumulo.loadtest.runner import Runner
+from cumulo.loadtest.sizes import FixedSize, parse_sizes
+from cumulo.loadtest.workload import Mix, Op, PhaseSpec, Workload, parse_mix
+from cumulo.object.v1 import object_pb2, object_pb2_grpc
+from cumulo.rpc.status import DETAILS_KEY, status_for
+
+TOKEN = "test-token"
+MIB = 1024 * 1024
+
+
+class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
+    """In-memory containers; every call needs ``authorization: Bearer test-token``."""
+
+    def __init__(self, *, page_cap: int = 1000, fail_put_every: int = 0) -> None:
+        self.containers: dict[str, dict[str, bytes]] = {}
+        self.page_cap = page_cap
+        self.fail_put_every = fail_put_every
+        self.puts = 0
+        self.put_messages: list[int] = []
+
+    async def _check(self, context: grpc.aio.ServicerContext) -> None:
+        metadata = dict(context.invocation_metadata() or ())
+        if metadata.get("authorization") != f"Bearer {TOKEN}":
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no token")
+
+    async def _objects(self, container: str, context: grpc.aio.ServicerContext) -> dict[str, bytes]:
+        await self._check(context)
+        if container not in self.containers:
+            await self._not_found(context, "CONTAINER_NOT_FOUND", container)
+        return self.containers[container]
+
+    async def _not_found(self, context: grpc.aio.ServicerContext, reason: str, what: str) -> None:
+        code, message, blob = status_for(errors.NotFound(f"{what} not found", reason=reason), "r")
+        await context.abort(code, message, trailing_metadata=((DETAILS_KEY, blob),))
+
+    async def CreateContainer(self, request: Any, context: Any) -> Any:
+        await self._check(context)
+        self.containers.setdefault(request.name, {})
+        return object_pb2.CreateContainerResponse(container=object_pb2.Container(name=request.name))
+
+    async def PutObject(self, request_iterator: AsyncIterator[Any], context: Any) -> Any:
+        header = None
+        parts = []
+        messages = 0
+        async for message in request_iterator:
+            messages += 1
+            if header is None:
+                header = message.header
+            parts.append(message.data)
+        assert header is not None
+        objects = await self._objects(header.container, context)
+        self.puts += 1
+        if self.fail_put_every and self.puts % self.fail_put_every == 0:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "injected: no quorum")
+        data = b"".join(parts)
+        if header.HasField("size") and header.size != len(data):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size mismatch")
+        objects[header.name] = data
+        self.put_messages.append(messages)
+        return object_pb2.PutObjectResponse(
+            object=object_pb2.ObjectInfo(
+                container=header.container, name=header.name, size=len(data)
+            )
+        )
+
+    async def GetObject(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        objects = await self._objects(request.container, context)
+        data = objects.get(request.name)
+        if data is None:
+            await self._not_found(context, "OBJECT_NOT_FOUND", request.name)
+            return
+        info = object_pb2.ObjectInfo(container=request.container, name=request.name, size=len(data))
+        header = object_pb2.GetObjectHeader(object=info, start=0, end=len(data))
+        yield object_pb2.GetObjectResponse(header=header, data=data[:MIB])
+        for offset in range(MIB, len(data), MIB):
+            yield object_pb2.GetObjectResponse(data=data[offset : offset + MIB])
+
+    async def HeadObject(self, request: Any, context: Any) -> Any:
+        objects = await self._objects(request.container, context)
+        if request.name not in objects:
+            await self._not_found(context, "OBJECT_NOT_FOUND", request.name)
+        info = object_pb2.ObjectInfo(name=request.name, size=len(objects[request.name]))
+        return object_pb2.HeadObjectResponse(object=info)
+
+    async def DeleteObject(self, request: Any, context: Any) -> Any:
+        objects = await self._objects(request.container, context)
+        if objects.pop(request.name, None) is None:
+            await self._not_found(context, "OBJECT_NOT_FOUND", request.name)
+        return object_pb2.DeleteObjectResponse(version="1")
+
+    async def ListObjects(self, request: Any, context: Any) -> Any:
+        objects = await self._objects(request.container, context)
+        limit = min(request.limit or 1000, self.page_cap)
+        names = sorted(n for n in objects if n.startswith(request.prefix) and n > request.marker)
+        page = names[:limit]
+        response = object_pb2.ListObjectsResponse(
+            objects=[object_pb2.ObjectEntry(name=n, size=len(objects[n])) for n in page]
+        )
+        if len(names) > limit:
+            response.page.next_page_token = page[-1]
+        return response
+
+
+async def serve(servicer: FakeObjectService) -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", 8 * MIB),
+            ("grpc.max_send_message_length", 8 * MIB),
+        ]
+    )
+    object_pb2_grpc.add_ObjectServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+def run(servicer: FakeObjectService, workload: Workload, token: str = TOKEN) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
+        server, endpoint = await serve(servicer)
+        backend = CumuloObjectBackend(endpoint, token, channels=2)
+        try:
+            return (await Runner(backend, workload).run()).to_dict()
+        finally:
+            await backend.close()
+            await server.stop(None)
+
+    return asyncio.run(main())
+
+
+def phase(op: Op, count: int, concurrency: int = 4, sizes: Any = None) -> PhaseSpec:
+    return PhaseSpec(
+        Mix.single(op), count=count, concurrency=concurrency, sizes=sizes or FixedSize(4096)
+    )
+
+
+def test_every_phase_with_exact_counts() -> None:
+    fake = FakeObjectService(page_cap=7)
+    workload = Workload(
+        (
+            phase(Op.PUT, 30, sizes=parse_sizes("4KiB:2,2500KiB:1")),
+            phase(Op.GET, 25, concurrency=8),
+            phase(Op.HEAD, 12),
+            phase(Op.LIST, 6, concurrency=1),
+            phase(Op.DELETE, 10),
+        ),
+        container="bench",
+        prefix="run/",
+        list_limit=10,
+        seed=5,
+    )
+    result = run(fake, workload)
+    phases = {p["name"]: p for p in result["phases"]}
+    assert [phases[n]["completed"] for n in ("put", "get", "head", "list", "delete")] == [
+        30,
+        25,
+        12,
+        6,
+        10,
+    ]
+    assert all(p["errors"] == 0 for p in phases.values()), result
+    stored = fake.containers["bench"]
+    assert len(stored) == 20
+    big = 2500 * 1024
+    # A 2500 KiB object goes up as three 1 MiB-or-less messages; 4 KiB as one.
+    assert set(fake.put_messages) <= {1, 3} and 3 in fake.put_messages
+    assert phases["put"]["bytes"] == sum(1 if m == 1 else 0 for m in fake.put_messages) * 4096 + (
+        sum(1 for m in fake.put_messages if m == 3) * big
+    )
+    # LIST pages: the server caps pages at 7, the runner follows next_page_token
+    # through 30 names (7+7+7+7+2) and starts again.
+    assert phases["list"]["items"] == 7 * 4 + 2 + 7
+    assert result["backend"]["kind"] == "cumulo"
+
+
+def test_count_is_exact_for_a_mix() -> None:
+    fake = FakeObjectService()
+    workload = Workload(
+        (PhaseSpec(parse_mix("put=40,get=40,head=10,delete=10"), count=123, concurrency=16),),
+        prefill=20,
+        seed=9,
+    )
+    result = run(fake, workload)
+    prefill, mix = result["phases"]
+    assert prefill["completed"] == 20
+    assert mix["completed"] + mix["errors"] + mix["skipped"] == 123
+    assert mix["errors"] == 0
+    puts = mix["by_op"]["put"]["ops"]
+    deletes = mix["by_op"].get("delete", {"ops": 0})["ops"]
+    assert len(fake.containers["bench"]) == 20 + puts - deletes
+
+
+def test_errors_are_counted_not_fatal() -> None:
+    fake = FakeObjectService(fail_put_every=3)
+    workload = Workload((phase(Op.PUT, 30), phase(Op.GET, 10)), container="c")
+    result = run(fake, workload)
+    put, get = result["phases"]
+    assert put["completed"] == 20 and put["errors"] == 10
+    assert put["errors_by_kind"] == {"UNAVAILABLE": 10}
+    assert get["completed"] == 10 and get["errors"] == 0  # only stored objects are read
+
+
+def test_missing_objects_count_by_reason() -> None:
+    fake = FakeObjectService()
+
+    async def main() -> dict[str, Any]:
+        server, endpoint = await serve(fake)
+        backend = CumuloObjectBackend(endpoint, TOKEN)
+        runner = Runner(backend, Workload((phase(Op.PUT, 5),), container="c"))
+        await runner.run()
+        fake.containers["c"].clear()  # gone behind the runner's back
+        result = await runner.run_phase(phase(Op.GET, 8))
+        await backend.close()
+        await server.stop(None)
+        return result.to_dict()
+
+    get = asyncio.run(main())
+    assert get["completed"] == 0 and get["errors"] == 8
+    assert get["errors_by_kind"] == {"OBJECT_NOT_FOUND": 8}
+
+
+def test_bad_token_is_unauthenticated() -> None:
+    with pytest.raises(errors.Unauthenticated):
+        run(FakeObjectService(), Workload((phase(Op.PUT, 1),)), token="wrong")
