@@ -9,19 +9,23 @@ load generator.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
 from cumulo import errors
+from cumulo.cli.main import main
 from cumulo.loadtest.grpc_backend import CumuloObjectBackend
 from cumulo.loadtest.runner import Runner
 from cumulo.loadtest.sizes import FixedSize, parse_sizes
 from cumulo.loadtest.workload import Mix, Op, PhaseSpec, Workload, parse_mix
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
 from cumulo.rpc.status import DETAILS_KEY, status_for
+from tests.helpers.servers import BackgroundLoop
 
 TOKEN = "test-token"
 MIB = 1024 * 1024
@@ -240,3 +244,36 @@ def test_missing_objects_count_by_reason() -> None:
 def test_bad_token_is_unauthenticated() -> None:
     with pytest.raises(errors.Unauthenticated):
         run(FakeObjectService(), Workload((phase(Op.PUT, 1),)), token="wrong")
+
+
+def test_cli_runs_against_an_endpoint(
+    background_loop: BackgroundLoop, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake = FakeObjectService()
+    server, endpoint = background_loop.run(serve(fake))
+    try:
+        argv = [
+            "bench", "objects", "--endpoint", endpoint, "--token", TOKEN,
+            "--phases", "put,get,head,list,delete", "--count", "12", "--concurrency", "3",
+            "--size-range", "1KiB-3KiB", "--container", "cli", "--output",
+            str(tmp_path / "out.json"), "--json",
+        ]  # fmt: skip
+        assert main(argv) == 0
+    finally:
+        background_loop.run(server.stop(None))
+    result = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "out.json").read_text())["phases"] == result["phases"]
+    assert [p["completed"] for p in result["phases"]] == [12, 12, 12, 12, 12]
+    assert result["backend"]["endpoint"] == endpoint
+    assert len(fake.containers["cli"]) == 0
+
+
+def test_cli_without_a_proxy_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUMULO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["bench", "objects", "--token", TOKEN, "--count", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "no object proxy to load: no local cloud is running" in err
+    assert "--endpoint" in err
