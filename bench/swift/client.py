@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from cumulo.loadtest.backend import ListPage, OpError
 
 #: Bytes read per ``read`` when a body is discarded rather than kept.
-READ_SIZE = 256 * 1024
+READ_SIZE = 1024 * 1024
 
 
 @dataclass
@@ -57,10 +57,14 @@ class _Connection:
 class HttpClient:
     """HTTP/1.1 to one ``host:port`` over a pool of keep-alive connections."""
 
-    def __init__(self, host: str, port: int, *, max_connections: int = 64) -> None:
+    def __init__(
+        self, host: str, port: int, *, max_connections: int = 64, buffer_size: int = 1024 * 1024
+    ) -> None:
         self.host = host
         self.port = port
         self.max_connections = max_connections
+        #: StreamReader buffer: big enough that a 1 MiB body arrives in few wake-ups.
+        self.buffer_size = buffer_size
         self._idle: list[_Connection] = []
         self._open = 0
         self._available = asyncio.Condition()
@@ -74,7 +78,9 @@ class HttpClient:
                 return self._idle.pop()
             self._open += 1
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            reader, writer = await asyncio.open_connection(
+                self.host, self.port, limit=self.buffer_size
+            )
         except BaseException:
             await self._release(None)
             raise
