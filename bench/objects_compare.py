@@ -85,7 +85,10 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
         os.environ,
         CUMULO_DATA_DIR=str(data_dir),
         XDG_CONFIG_HOME=str(work / "config"),  # never touch the user's login or cloud
+        # Ports of its own, so a cloud someone else runs here is never in the way.
         CUMULO_CONTROLLER_LISTEN="127.0.0.1:0",
+        CUMULO_STORAGE_PROXY_LISTEN="127.0.0.1:0",
+        CUMULO_STORAGE_ALLINONE_LISTEN="127.0.0.1:0,127.0.0.1:0,127.0.0.1:0",
         CUMULO_LOGGING_LEVEL="WARNING",
     )
     cli = [sys.executable, "-m", "cumulo.cli.main"]

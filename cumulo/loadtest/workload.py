@@ -175,13 +175,14 @@ class Workload:
 def default_prefill(phases: list[PhaseSpec] | tuple[PhaseSpec, ...]) -> int:
     """Objects to store first so that early GET/HEAD/DELETE phases have targets.
 
-    Nothing when a PUT runs before any phase that needs objects.  Otherwise enough for
-    every DELETE a counted phase may issue, and never fewer than 100 or 4 per worker.
+    Nothing when a PUT phase runs before any phase that needs objects.  Otherwise
+    enough for every DELETE a counted phase may issue, and never fewer than 100 or 4
+    per worker - also for a mix that PUTs, so its reads do not start on an empty store.
     """
     need = 0
     for phase in phases:
         ops = phase.mix.ops
-        if Op.PUT in ops:
+        if ops == (Op.PUT,):
             break
         if any(op.needs_object for op in ops):
             need = max(need, 100, 4 * phase.concurrency)

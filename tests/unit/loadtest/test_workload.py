@@ -78,7 +78,8 @@ def test_default_prefill() -> None:
     assert default_prefill([get, put]) == 256
     assert default_prefill([delete]) == 5000
     assert default_prefill([PhaseSpec(Mix.single(Op.LIST), count=1)]) == 0
-    assert default_prefill([PhaseSpec(parse_mix("put=1,get=1"), count=1)]) == 0
+    assert default_prefill([PhaseSpec(parse_mix("put=1,get=1"), count=1)]) == 100
+    assert default_prefill([PhaseSpec(parse_mix("put=1,list=1"), count=1)]) == 0
 
 
 def test_key_space() -> None:
