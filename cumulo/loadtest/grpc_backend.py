@@ -7,8 +7,10 @@ the figures should show the proxy, not a client wrapper.
 
 Big objects go up as a stream of ``chunk_size`` messages (1 MiB: the size the proxy
 handles fastest); an object that fits in one message is one message carrying header
-and data.  Failures are raised as :mod:`cumulo.errors` classes (via the SDK's status
-table), so the runner counts them by their stable reason, e.g. ``OBJECT_NOT_FOUND``.
+and data.  The final message has ``last`` set (and the header the size), so the proxy
+can tell a finished upload from a cancelled one.  Failures are raised as
+:mod:`cumulo.errors` classes (via the SDK's status table), so the runner counts them
+by their stable reason, e.g. ``OBJECT_NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -87,9 +89,14 @@ class CumuloObjectBackend:
             container=container, name=name, size=len(data), project_id=self.project_id
         )
         chunk = self.chunk_size
-        yield object_pb2.PutObjectRequest(header=header, data=bytes(data[:chunk]))
-        for offset in range(chunk, len(data), chunk):
-            yield object_pb2.PutObjectRequest(data=bytes(data[offset : offset + chunk]))
+        size = len(data)
+        yield object_pb2.PutObjectRequest(
+            header=header, data=bytes(data[:chunk]), last=size <= chunk
+        )
+        for offset in range(chunk, size, chunk):
+            yield object_pb2.PutObjectRequest(
+                data=bytes(data[offset : offset + chunk]), last=offset + chunk >= size
+            )
 
     async def put_object(self, container: str, name: str, data: memoryview) -> None:
         try:

@@ -55,12 +55,17 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         header = None
         parts = []
         messages = 0
+        last = False
         async for message in request_iterator:
             messages += 1
             if header is None:
                 header = message.header
+            assert not last, "a message after the one marked last"
+            last = message.last
             parts.append(message.data)
         assert header is not None
+        if not last:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no message marked last")
         objects = await self._objects(header.container, context)
         self.puts += 1
         if self.fail_put_every and self.puts % self.fail_put_every == 0:
