@@ -201,6 +201,43 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3)
 
 
+def summarize(cases: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per case: each system's mean over rounds, the ratios Cumulo/Swift; the targets.
+
+    ``cases`` maps a case (``put_4KiB_c32``) to each system's rows, one per round.
+    A target is met when its ratio passes; null when either side is missing.
+    """
+    report: dict[str, Any] = {}
+    for case, by_system in cases.items():
+        entry: dict[str, Any] = {name: mean_of(rows) for name, rows in by_system.items()}
+        sw, cu = entry.get("swift"), entry.get("cumulo")
+        entry.setdefault("swift", None)
+        entry.setdefault("cumulo", None)
+        entry["ratios"] = {
+            "ops_per_s": ratio(cu and cu["ops_per_s"], sw and sw["ops_per_s"]),
+            "mb_per_s": ratio(cu and cu["mb_per_s"], sw and sw["mb_per_s"]),
+            "p99": ratio(cu and cu["p99_ms"], sw and sw["p99_ms"]),
+        }
+        report[case] = entry
+    targets = []
+    for case, metric, op, threshold in TARGETS:
+        key = "p99" if metric == "p99_ms" else metric
+        value = report.get(case, {}).get("ratios", {}).get(key)
+        met = None if value is None else (value >= threshold if op == ">=" else value <= threshold)
+        targets.append(
+            {
+                "case": case,
+                "metric": f"cumulo/swift {metric}",
+                "target": f"{op} {threshold:.3g}",
+                "ratio": value,
+                "met": met,
+            }
+        )
+    verdicts = [t["met"] for t in targets]
+    all_met = False if False in verdicts else (None if None in verdicts else True)
+    return {"cases": report, "targets": targets, "all_targets_met": all_met}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
@@ -294,37 +331,7 @@ def main() -> int:
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    report: dict[str, Any] = {}
-    for case, by_system in cases.items():
-        entry: dict[str, Any] = {name: mean_of(rows) for name, rows in by_system.items()}
-        sw, cu = entry.get("swift"), entry.get("cumulo")
-        entry.setdefault("swift", None)
-        entry.setdefault("cumulo", None)
-        entry["ratios"] = {
-            "ops_per_s": ratio(cu and cu["ops_per_s"], sw and sw["ops_per_s"]),
-            "mb_per_s": ratio(cu and cu["mb_per_s"], sw and sw["mb_per_s"]),
-            "p99": ratio(cu and cu["p99_ms"], sw and sw["p99_ms"]),
-        }
-        report[case] = entry
-    out["cases"] = report
-    targets = []
-    for case, metric, op, threshold in TARGETS:
-        key = "p99" if metric == "p99_ms" else metric
-        value = report.get(case, {}).get("ratios", {}).get(key)
-        met = None if value is None else (value >= threshold if op == ">=" else value <= threshold)
-        targets.append(
-            {
-                "case": case,
-                "metric": f"cumulo/swift {metric}",
-                "target": f"{op} {threshold:.3g}",
-                "ratio": value,
-                "met": met,
-            }
-        )
-    out["targets"] = targets
-    out["all_targets_met"] = (
-        all(t["met"] for t in targets) if all(t["met"] is not None for t in targets) else None
-    )
+    out.update(summarize(cases))
     out["machine"]["loadavg_end"] = os.getloadavg()
     print(json.dumps(out, indent=2))
     return 0
