@@ -90,6 +90,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     objects.add_argument(
         "--list-limit", type=int, default=1000, help="entries per LIST operation (one page)"
     )
+    objects.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="at the end, delete every object the run stored (a last phase named cleanup)",
+    )
     objects.add_argument("--seed", type=int, help="seed sizes and choices for a repeatable run")
     objects.add_argument(
         "--op-timeout",
@@ -152,6 +157,7 @@ def workload_from_args(args: argparse.Namespace) -> Workload:
         list_limit=args.list_limit,
         seed=args.seed,
         op_timeout=args.op_timeout,
+        cleanup=args.cleanup,
     )
 
 

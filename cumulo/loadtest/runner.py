@@ -38,7 +38,9 @@ class PhaseResult:
     stats: PhaseStats
     elapsed: float
     cpu_seconds: float
-    prefill: bool = False
+    #: ``measure`` for the workload's phases; ``prefill`` and ``cleanup`` for the set-up
+    #: and tear-down phases the runner adds (reported, but not the workload's figures).
+    role: str = "measure"
 
     def to_dict(self) -> dict[str, Any]:
         total = self.stats.total()
@@ -46,7 +48,7 @@ class PhaseResult:
         done = summary["ops"] + summary["errors"]
         out: dict[str, Any] = {
             "name": self.spec.name,
-            "prefill": self.prefill,
+            "role": self.role,
             "ops": list(self.spec.mix.ops),
             "concurrency": self.spec.concurrency,
             "count": self.spec.count,
@@ -135,14 +137,23 @@ class Runner:
                 sizes=self.workload.prefill_sizes,
                 name="prefill",
             )
-            results.append(await self.run_phase(spec, prefill=True))
+            results.append(await self.run_phase(spec, role="prefill"))
         for spec in self.workload.phases:
             results.append(await self.run_phase(spec))
+        if self.workload.cleanup and len(self.keys):
+            concurrency = max((p.concurrency for p in self.workload.phases), default=8)
+            spec = PhaseSpec(
+                Mix.single(Op.DELETE),
+                concurrency=concurrency,
+                count=len(self.keys),
+                name="cleanup",
+            )
+            results.append(await self.run_phase(spec, role="cleanup"))
         return RunResult(
             self.backend.describe(), self.workload, started_at, self.clock() - started, results
         )
 
-    async def run_phase(self, spec: PhaseSpec, *, prefill: bool = False) -> PhaseResult:
+    async def run_phase(self, spec: PhaseSpec, *, role: str = "measure") -> PhaseResult:
         stats = PhaseStats()
         buffer = memoryview(os.urandom(spec.sizes.max_size))
         container = self.workload.container
@@ -220,9 +231,7 @@ class Runner:
         cpu_before = time.process_time()
         started = clock()
         await asyncio.gather(*(worker(i) for i in range(spec.concurrency)))
-        result = PhaseResult(
-            spec, stats, clock() - started, time.process_time() - cpu_before, prefill
-        )
+        result = PhaseResult(spec, stats, clock() - started, time.process_time() - cpu_before, role)
         if self.on_phase is not None:
             self.on_phase(result)
         return result

@@ -158,6 +158,8 @@ class Workload:
     seed: int | None = None
     #: Seconds each operation may take before it counts as an error (DEADLINE_EXCEEDED).
     op_timeout: float = 60.0
+    #: After the last phase, delete every object this run stored and still knows of.
+    cleanup: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -168,6 +170,7 @@ class Workload:
             "list_limit": self.list_limit,
             "seed": self.seed,
             "op_timeout_s": self.op_timeout,
+            "cleanup": self.cleanup,
             "phases": [phase.describe() for phase in self.phases],
         }
 

@@ -36,12 +36,15 @@ def test_phases_sizes_and_stop() -> None:
         "--prefix", "p/",
         "--list-limit", "50",
         "--seed", "7",
+        "--cleanup",
     )  # fmt: skip
     assert [p.mix.ops for p in workload.phases] == [(Op.PUT,), (Op.HEAD,), (Op.LIST,), (Op.DELETE,)]
     assert all(p.duration == 2.5 and p.count is None for p in workload.phases)
     assert all(p.concurrency == 32 and p.sizes == FixedSize(1048576) for p in workload.phases)
     assert (workload.container, workload.prefix, workload.list_limit) == ("c1", "p/", 50)
     assert workload.seed == 7
+    assert workload.cleanup is True
+    assert parse().cleanup is False
 
 
 def test_mix_and_weighted_sizes() -> None:

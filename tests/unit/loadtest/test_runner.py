@@ -67,6 +67,7 @@ def test_json_schema() -> None:
     (put,) = result["phases"]
     for key in (
         "name",
+        "role",
         "ops",
         "concurrency",
         "count",
@@ -117,7 +118,8 @@ def test_prefill_and_delete_everything() -> None:
     )
     result = run(backend, workload)
     prefill, delete, get = result["phases"]
-    assert prefill["prefill"] and prefill["completed"] == 20
+    assert prefill["role"] == "prefill" and prefill["completed"] == 20
+    assert delete["role"] == get["role"] == "measure"
     # Only 20 objects exist: 20 deletes, 10 skipped, never the same object twice.
     assert delete["completed"] == 20 and delete["errors"] == 0
     assert delete["skipped"] == 10
@@ -138,3 +140,20 @@ def test_mix_reports_per_op() -> None:
     assert set(by_op) <= {"put", "get", "head", "delete"}
     assert by_op["put"]["ops"] > by_op["get"]["ops"] > by_op["head"]["ops"]
     assert sum(v["ops"] for v in by_op.values()) == mix["completed"]
+
+
+def test_cleanup_deletes_what_the_run_stored() -> None:
+    backend = MemoryBackend()
+    backend.containers["c"] = {"other": b"kept"}
+    workload = Workload(
+        (phase(Op.PUT, count=30, concurrency=4), phase(Op.DELETE, count=5)),
+        container="c",
+        prefix="run/",
+        cleanup=True,
+    )
+    result = run(backend, workload)
+    *_, cleanup = result["phases"]
+    assert cleanup["name"] == "cleanup" and cleanup["role"] == "cleanup"
+    assert cleanup["completed"] == 25 and cleanup["errors"] == 0
+    assert backend.containers["c"] == {"other": b"kept"}
+    assert result["workload"]["cleanup"] is True
