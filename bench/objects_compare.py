@@ -116,6 +116,7 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
             )
             yield info, None, None
             return
+        info["ring"] = ring_facts(data_dir / "storage" / "object.ring")
         yield info, endpoints[PROXY_SERVICE], admin_token(data_dir, endpoints["controller"])
     finally:
         subprocess.run(
@@ -125,6 +126,23 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
             timeout=120,
             check=False,
         )
+
+
+def ring_facts(path: Path) -> dict[str, Any]:
+    """Replicas, devices and nodes of the all-in-one's object ring (what durability it has)."""
+    try:
+        from storage.ring import Ring
+
+        ring = Ring(path)
+    except Exception as exc:  # a missing or unreadable ring is reported, not fatal
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    devices = [d for d in ring.devices if d is not None]
+    return {
+        "replicas": ring.replicas,
+        "part_power": ring.part_power,
+        "devices": len(devices),
+        "nodes": len({(d.ip, d.port) for d in devices}),
+    }
 
 
 def admin_token(data_dir: Path, controller: str) -> str:
