@@ -8,7 +8,9 @@ same workload through the same load runner (:mod:`cumulo.loadtest`):
 
     for size in 4KiB, 1MiB:  for concurrency in 8, 32:  PUT for D s, then GET for D s
 
-Each case writes new objects under a fresh prefix and then reads those back.  Prints
+Each case writes new objects under a fresh prefix and then reads those back; before
+each case the script syncs the file systems and pauses (``--settle``), so one case's
+write-back does not land on the next.  Prints
 one JSON object: per case and system the mean over rounds (and each round) of ops/s,
 MB/s, p50/p99/max latency, errors and the load generator's own CPU per operation;
 the ratios Cumulo/Swift; and whether each target of the issue is met:
@@ -178,6 +180,17 @@ async def run_case(
     return result
 
 
+def settle(seconds: float) -> float:
+    """Flush what the previous case left dirty and pause, so its write-back is not billed
+    to the next case (possibly the other system's); returns the seconds it took."""
+    if seconds <= 0:
+        return 0.0
+    started = time.monotonic()
+    os.sync()
+    time.sleep(seconds)
+    return round(time.monotonic() - started, 2)
+
+
 def figures(phase: dict[str, Any]) -> dict[str, Any]:
     lat = phase["latency"]
     return {
@@ -262,6 +275,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="Swift+Cumulo rounds")
     parser.add_argument("--sizes", default="4KiB,1MiB")
     parser.add_argument("--concurrency", default="8,32")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        help="before each case: sync, then wait this many seconds (0: neither)",
+    )
     parser.add_argument("--no-swift", action="store_true")
     parser.add_argument("--no-cumulo", action="store_true")
     parser.add_argument("--cumulo-endpoint", help="use this object proxy, not a new all-in-one")
@@ -327,6 +346,7 @@ def main() -> int:
                 for system in systems:
                     for size in sizes:
                         for concurrency in levels:
+                            settle_s = settle(args.settle)
                             load = os.getloadavg()[0]
                             result = asyncio.run(
                                 run_case(
@@ -338,6 +358,7 @@ def main() -> int:
                                 row = figures(phase)
                                 row["round"] = round_no + 1
                                 row["loadavg_1m_before"] = round(load, 2)
+                                row["settle_s"] = settle_s
                                 cases.setdefault(case, {}).setdefault(system.name, []).append(row)
                                 print(
                                     f"round {round_no + 1} {system.name:6} {case:14}"
