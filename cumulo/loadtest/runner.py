@@ -215,6 +215,7 @@ class Runner:
                             )
                             items = len(page.names)
                             marker = page.names[-1] if page.truncated and page.names else ""
+                    ended = clock()
                 except Exception as exc:
                     kind = "DEADLINE_EXCEEDED" if isinstance(exc, TimeoutError) else error_kind(exc)
                     stats.op(op.value).errors[kind] += 1
@@ -224,7 +225,7 @@ class Runner:
                 finally:
                     if op is Op.GET or op is Op.HEAD:
                         keys.release(name)
-                stats.op(op.value).record(clock() - began, nbytes, items)
+                stats.op(op.value).record(ended - began, nbytes, items)
                 if op is Op.PUT:
                     keys.add(name)
 
