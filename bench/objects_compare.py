@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -75,6 +75,27 @@ class System:
     name: str
     info: dict[str, Any]
     make_backend: Any  # () -> ObjectBackend, called inside the event loop
+    #: Session ids of the system's processes, to measure its CPU (empty: not measured).
+    sessions: set[int] = field(default_factory=set)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def sessions_cpu(sessions: set[int]) -> float:
+    """CPU seconds (user + system) so far of every live process in ``sessions``."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) in sessions:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
 # -- Cumulo all-in-one -----------------------------------------------------------------
@@ -109,7 +130,11 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
             return
         run_file = json.loads((data_dir / "run" / "cloud.json").read_text())
         endpoints = dict(run_file.get("endpoints", {}))
-        info: dict[str, Any] = {"endpoints": endpoints, "data_dir": str(data_dir)}
+        info: dict[str, Any] = {
+            "endpoints": endpoints,
+            "data_dir": str(data_dir),
+            "pid": int(run_file["pid"]),
+        }
         if PROXY_SERVICE not in endpoints:
             info["reason"] = (
                 f"the Cumulo all-in-one at this revision has no {PROXY_SERVICE!r} endpoint"
@@ -161,23 +186,31 @@ def admin_token(data_dir: Path, controller: str) -> str:
 # -- one case on one system --------------------------------------------------------------
 async def run_case(
     system: System, size: int, concurrency: int, duration: float, container: str
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
+    """PUT for ``duration`` s, then GET what was written; each phase's result dict, with
+    the system's own CPU per operation and cores kept busy when it can be measured."""
     backend: ObjectBackend = system.make_backend()
     sizes = FixedSize(size)
-    workload = Workload(
-        (
-            PhaseSpec(Mix.single(Op.PUT), concurrency=concurrency, duration=duration, sizes=sizes),
-            PhaseSpec(Mix.single(Op.GET), concurrency=concurrency, duration=duration, sizes=sizes),
-        ),
-        container=container,
-        prefix=run_prefix(),
-        op_timeout=60.0,
-    )
+    workload = Workload((), container=container, prefix=run_prefix(), op_timeout=60.0)
+    runner = Runner(backend, workload)
+    phases = []
     try:
-        result = (await Runner(backend, workload).run()).to_dict()
+        await backend.prepare(container)
+        for op in (Op.PUT, Op.GET):
+            spec = PhaseSpec(
+                Mix.single(op), concurrency=concurrency, duration=duration, sizes=sizes
+            )
+            cpu_before = sessions_cpu(system.sessions) if system.sessions else 0.0
+            phase = (await runner.run_phase(spec)).to_dict()
+            if system.sessions:
+                cpu = sessions_cpu(system.sessions) - cpu_before
+                done = phase["completed"] + phase["errors"]
+                phase["server_cpu_ms_per_op"] = round(cpu / done * 1000, 3) if done else None
+                phase["server_cores_busy"] = round(cpu / phase["elapsed_s"], 2)
+            phases.append(phase)
     finally:
         await backend.close()
-    return result
+    return phases
 
 
 def settle(seconds: float) -> float:
@@ -204,6 +237,8 @@ def figures(phase: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": lat["p99_ms"],
         "max_ms": lat["max_ms"],
         "client_cpu_ms_per_op": phase["client_cpu_ms_per_op"],
+        "server_cpu_ms_per_op": phase.get("server_cpu_ms_per_op"),
+        "server_cores_busy": phase.get("server_cores_busy"),
         "elapsed_s": phase["elapsed_s"],
     }
 
@@ -218,6 +253,8 @@ def mean_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms",
         "max_ms",
         "client_cpu_ms_per_op",
+        "server_cpu_ms_per_op",
+        "server_cores_busy",
     ):
         values = [r[key] for r in rounds if r.get(key) is not None]
         out[key] = round(fmean(values), 3) if values else None
@@ -313,6 +350,7 @@ def main() -> int:
                         "swift",
                         out["swift"],
                         lambda: SwiftBackend(swift.auth_url, USER, KEY, connections=64),
+                        {child.process.pid for child in swift.children},
                     )
                 )
             cumulo_endpoint, token = None, None
@@ -339,6 +377,7 @@ def main() -> int:
                         "cumulo",
                         out["cumulo"],
                         lambda: CumuloObjectBackend(endpoint, bearer, channels=2),
+                        {int(out["cumulo"]["pid"])} if "pid" in out["cumulo"] else set(),
                     )
                 )
             cases: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -353,7 +392,7 @@ def main() -> int:
                                     system, size, concurrency, args.duration, f"bench{round_no}"
                                 )
                             )
-                            for phase in result["phases"]:
+                            for phase in result:
                                 case = f"{phase['name']}_{format_size(size)}_c{concurrency}"
                                 row = figures(phase)
                                 row["round"] = round_no + 1
@@ -363,7 +402,9 @@ def main() -> int:
                                 print(
                                     f"round {round_no + 1} {system.name:6} {case:14}"
                                     f" {row['ops_per_s']:9.1f} ops/s {row['mb_per_s']:8.2f} MB/s"
-                                    f" p99 {row['p99_ms']} ms errors {row['errors']}",
+                                    f" p99 {row['p99_ms']} ms errors {row['errors']}"
+                                    f" server {row['server_cpu_ms_per_op']} ms CPU/op"
+                                    f" ({row['server_cores_busy']} cores)",
                                     file=sys.stderr,
                                     flush=True,
                                 )
