@@ -1,0 +1,195 @@
+"""The object proxy end to end: SDK, proxy, three real object servers, a real controller."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+
+import pytest
+
+from cumulo import errors
+from tests.functional.conftest import ObjectCloud
+
+
+def _name(prefix: str = "c") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def alice(object_cloud: ObjectCloud):  # type: ignore[no-untyped-def]
+    with object_cloud.client("alice", "proj-a") as client:
+        yield client
+
+
+def test_container_lifecycle(alice) -> None:  # type: ignore[no-untyped-def]
+    name = _name()
+    created = alice.objects.create_container(name, {"color": "blue"})
+    assert created.name == name and created.object_count == 0 and created.index_shards == 8
+    with pytest.raises(errors.AlreadyExists):
+        alice.objects.create_container(name)
+    assert alice.objects.create_container(name, exist_ok=True).name == name
+    shown = alice.objects.get_container(name)
+    assert dict(shown.metadata) == {"color": "blue"}
+    updated = alice.objects.update_container_metadata(name, {"size": "xl", "color": ""})
+    assert dict(updated.metadata) == {"size": "xl"}
+    replaced = alice.objects.update_container_metadata(name, {"a": "1"}, replace=True)
+    assert dict(replaced.metadata) == {"a": "1"}
+    assert name in [c.name for c in alice.objects.list_containers()]
+    alice.objects.put_object(name, "x", b"data")
+    with pytest.raises(errors.Conflict) as refused:
+        alice.objects.delete_container(name)
+    assert refused.value.reason == "CONTAINER_NOT_EMPTY"
+    alice.objects.delete_object(name, "x")
+    alice.objects.delete_container(name)
+    with pytest.raises(errors.NotFound):
+        alice.objects.get_container(name)
+    assert name not in [c.name for c in alice.objects.list_containers()]
+
+
+def test_put_get_head_delete_small_and_large(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    rng = random.Random(7)
+    for size in (0, 1, 4096, (1 << 20), (1 << 20) + 1, 3 * (1 << 20) + 5):
+        data = rng.randbytes(size)
+        name = f"obj-{size}"
+        info = alice.objects.put_object(
+            container, name, data, content_type="application/x-test", metadata={"k": "v"}
+        )
+        assert info.size == size and info.etag == hashlib.md5(data).hexdigest()
+        assert alice.objects.read_object(container, name) == data
+        head = alice.objects.head_object(container, name)
+        assert head.size == size and dict(head.metadata) == {"k": "v"}
+        assert head.content_type == "application/x-test"
+    stats = alice.objects.get_container(container)
+    assert stats.object_count == 6
+    assert stats.bytes_used == sum((0, 1, 4096, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 5))
+    alice.objects.delete_object(container, "obj-1")
+    with pytest.raises(errors.NotFound):
+        alice.objects.head_object(container, "obj-1")
+    with pytest.raises(errors.NotFound):
+        alice.objects.read_object(container, "obj-1")
+    with pytest.raises(errors.NotFound):
+        alice.objects.delete_object(container, "obj-1")
+    assert alice.objects.get_container(container).object_count == 5
+
+
+def test_ranges_and_out_of_range(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    small = bytes(range(256)) * 16
+    big = random.Random(3).randbytes(2 * (1 << 20) + 100)
+    alice.objects.put_object(container, "small", small)
+    alice.objects.put_object(container, "big", big)
+    assert alice.objects.read_object(container, "small", range=(10, 20)) == small[10:20]
+    assert alice.objects.read_object(container, "small", range=(4000, None)) == small[4000:]
+    assert alice.objects.read_object(container, "small", range=(4000, 99999)) == small[4000:]
+    start, end = (1 << 20) - 10, (1 << 20) + 50_000
+    assert alice.objects.read_object(container, "big", range=(start, end)) == big[start:end]
+    download = alice.objects.get_object(container, "big", range=(5, None))
+    assert download.header.start == 5 and download.header.end == len(big)
+    assert download.read() == big[5:]
+    for name, size in (("small", len(small)), ("big", len(big))):
+        with pytest.raises(errors.OutOfRange):
+            alice.objects.read_object(container, name, range=(size, None))
+
+
+def test_conditional_requests(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    info = alice.objects.put_object(container, "o", b"hello")
+    etag = info.etag
+    assert alice.objects.get_object(container, "o", if_match=etag).read() == b"hello"
+    assert alice.objects.get_object(container, "o", if_match=f'"x", "{etag}"').read() == b"hello"
+    with pytest.raises(errors.Conflict) as mismatch:
+        alice.objects.get_object(container, "o", if_match="0" * 32)
+    assert mismatch.value.reason == "ETAG_MISMATCH"
+    download = alice.objects.get_object(container, "o", if_none_match=etag)
+    assert download.header.not_modified and download.read() == b""
+    assert alice.objects.get_object(container, "o", if_none_match="0" * 32).read() == b"hello"
+    with pytest.raises(errors.AlreadyExists):
+        alice.objects.put_object(container, "o", b"again", if_none_match="*")
+    alice.objects.put_object(container, "new", b"first", if_none_match="*")
+    assert alice.objects.read_object(container, "new") == b"first"
+
+
+def test_copy(alice) -> None:  # type: ignore[no-untyped-def]
+    a, b = _name(), _name()
+    alice.objects.create_container(a)
+    alice.objects.create_container(b)
+    data = random.Random(5).randbytes(2 * (1 << 20) + 3)
+    alice.objects.put_object(a, "src", data, metadata={"m": "1"}, content_type="x/y")
+    alice.objects.put_object(a, "tiny", b"tiny")
+    copied = alice.objects.copy_object(a, "src", b, "dst")
+    assert copied.etag == hashlib.md5(data).hexdigest() and dict(copied.metadata) == {"m": "1"}
+    assert alice.objects.read_object(b, "dst") == data
+    replaced = alice.objects.copy_object(a, "tiny", a, "tiny2", metadata={"n": "2"})
+    assert dict(replaced.metadata) == {"n": "2"} and replaced.content_type == ""
+    assert alice.objects.read_object(a, "tiny2") == b"tiny"
+    with pytest.raises(errors.Conflict):
+        alice.objects.copy_object(a, "tiny", a, "t3", if_match="0" * 32)
+    with pytest.raises(errors.NotFound):
+        alice.objects.copy_object(a, "missing", a, "t4")
+    assert [e.name for e in alice.objects.list_objects(b)] == ["dst"]
+
+
+def test_checksums_and_sizes_are_checked(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    for data in (b"x" * 100, random.Random(1).randbytes(3 * (1 << 20))):
+        with pytest.raises(errors.InvalidArgument) as bad_md5:
+            alice.objects.put_object(container, "bad", data, md5="0" * 32)
+        assert bad_md5.value.reason == "CHECKSUM_MISMATCH"
+        with pytest.raises(errors.InvalidArgument):
+            alice.objects.put_object(container, "bad", data, sha256="0" * 64)
+        with pytest.raises(errors.InvalidArgument):
+            alice.objects.put_object(container, "bad", iter([data]), size=len(data) + 1)
+        good = alice.objects.put_object(
+            container,
+            "good",
+            data,
+            md5=hashlib.md5(data).hexdigest(),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        assert good.sha256 == hashlib.sha256(data).hexdigest()
+    with pytest.raises(errors.NotFound):
+        alice.objects.head_object(container, "bad")
+    assert [e.name for e in alice.objects.list_objects(container)] == ["good"]
+
+
+@pytest.mark.parametrize(
+    ("container", "name"),
+    [
+        ("ok", ".."),
+        ("ok", "a/../b"),
+        ("ok", "a\x00b"),
+        ("ok", "tab\there"),
+        ("ok", ""),
+        ("ok", "x" * 1025),
+        ("", "x"),
+        ("a/b", "x"),
+        ("..", "x"),
+    ],
+)
+def test_bad_names_are_refused(alice, container: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.put_object(container, name, b"x")
+
+
+def test_metadata_over_the_limit_is_refused(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.put_object(container, "o", b"x", metadata={"k": "v" * 300})
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.put_object(
+            container, "o", b"x", metadata={f"k{i}": "v" * 200 for i in range(30)}
+        )
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.create_container(_name(), {"bad key": "v"})
+
+
+def test_put_into_missing_container_is_not_found(alice) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(errors.NotFound):
+        alice.objects.put_object(_name(), "o", b"x")
