@@ -193,3 +193,96 @@ def test_metadata_over_the_limit_is_refused(alice) -> None:  # type: ignore[no-u
 def test_put_into_missing_container_is_not_found(alice) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(errors.NotFound):
         alice.objects.put_object(_name(), "o", b"x")
+
+
+def test_listing_prefix_delimiter_marker_and_paging(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    names = sorted(
+        [f"a/{i:03d}" for i in range(30)]
+        + [f"b/x/{i}" for i in range(5)]
+        + ["b/y", "c", "d/e/f", "zz", "ä-unicode", "\u2603"]
+    )
+    for name in names:
+        alice.objects.put_object(container, name, name.encode())
+    listed = [e.name for e in alice.objects.list_objects(container, page_size=7)]
+    assert listed == names
+    assert [e.name for e in alice.objects.list_objects(container, prefix="a/0")] == [
+        n for n in names if n.startswith("a/0")
+    ]
+    assert [e.name for e in alice.objects.list_objects(container, marker="b/y")] == [
+        n for n in names if n > "b/y"
+    ]
+    top = list(alice.objects.list_objects(container, delimiter="/", page_size=2))
+    assert [e if isinstance(e, str) else e.name for e in top] == [
+        "a/",
+        "b/",
+        "c",
+        "d/",
+        "zz",
+        "ä-unicode",
+        "\u2603",
+    ]
+    under_b = list(alice.objects.list_objects(container, prefix="b/", delimiter="/"))
+    assert [e if isinstance(e, str) else e.name for e in under_b] == ["b/x/", "b/y"]
+    first = alice.objects.list_objects_page(container, limit=5)
+    assert [o.name for o in first.objects] == names[:5] and first.page.next_page_token
+    second = alice.objects.list_objects_page(
+        container, limit=5, page_token=first.page.next_page_token
+    )
+    assert [o.name for o in second.objects] == names[5:10]
+    entry = next(e for e in alice.objects.list_objects(container, prefix="c"))
+    assert entry.size == 1 and entry.etag == hashlib.md5(b"c").hexdigest()
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.list_objects_page(container, page_token="not-a-token!")
+
+
+def test_listing_reflects_every_write_and_delete(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    present: set[str] = set()
+    rng = random.Random(11)
+    for step in range(120):
+        name = f"o{rng.randrange(40):02d}"
+        if name in present and rng.random() < 0.5:
+            alice.objects.delete_object(container, name)
+            present.discard(name)
+        else:
+            alice.objects.put_object(container, name, b"v" * step)
+            present.add(name)
+        if step % 10 == 0:
+            assert [e.name for e in alice.objects.list_objects(container)] == sorted(present)
+    assert [e.name for e in alice.objects.list_objects(container, page_size=3)] == sorted(present)
+    stats = alice.objects.get_container(container)
+    assert stats.object_count == len(present)
+    account = alice.objects.get_account()
+    assert account.container_count >= 1 and account.object_count >= len(present)
+
+
+def _aborted_upload(alice, container: str, name: str, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    from cumulo.object.v1 import object_pb2 as pb
+
+    class Stop(Exception):
+        pass
+
+    def requests():  # type: ignore[no-untyped-def]
+        yield pb.PutObjectRequest(header=pb.PutObjectHeader(container=container, name=name))
+        for start in range(0, len(data), 1 << 20):
+            yield pb.PutObjectRequest(data=data[start : start + (1 << 20)])
+        raise Stop("the client gives up")
+
+    with pytest.raises(errors.CumuloError):
+        alice.call_stream(alice.objects.stub.PutObject, requests())
+
+
+def test_an_upload_that_ends_early_stores_and_lists_nothing(alice, object_cloud) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    _aborted_upload(alice, container, "small", b"s" * 1000)
+    _aborted_upload(alice, container, "large", random.Random(2).randbytes(5 << 20))
+    object_cloud.cluster.drain()
+    for name in ("small", "large"):
+        with pytest.raises(errors.NotFound):
+            alice.objects.head_object(container, name)
+    assert list(alice.objects.list_objects(container)) == []
+    assert alice.objects.get_container(container).object_count == 0
