@@ -70,7 +70,9 @@ def fill(device: Path, objects: int, shards: int) -> float:
     return time.perf_counter() - started
 
 
-async def measure(device: Path, objects: int, shards: int, repeat: int) -> dict[str, object]:
+async def measure(
+    device: Path, objects: int, shards: int, repeat: int
+) -> dict[str, dict[str, float]]:
     executor = ThreadPoolExecutor(16)
     servicer = ContainerServerServicer({"d1": IndexDevice(str(device), executor)})
     refs = [

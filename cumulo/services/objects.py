@@ -185,20 +185,22 @@ class ObjectsClient:
             header.size = total
 
         def requests() -> Iterator[pb.PutObjectRequest]:
+            # One message of lookahead, so the final one carries `last` (a cancelled
+            # upload can never be mistaken for a complete one).
             done = 0
-            first: pb.PutObjectRequest | None = pb.PutObjectRequest(header=header)
+            pending = pb.PutObjectRequest(header=header)
+            has_data = False
             for piece in pieces:
-                if first is not None:
-                    first.data = piece
-                    yield first
-                    first = None
-                else:
-                    yield pb.PutObjectRequest(data=piece)
+                if has_data:
+                    yield pending
+                    pending = pb.PutObjectRequest()
+                pending.data = piece
+                has_data = True
                 done += len(piece)
                 if progress is not None:
                     progress(done, total)
-            if first is not None:
-                yield first
+            pending.last = True
+            yield pending
 
         try:
             response = self._client.call_stream(self.stub.PutObject, requests())

@@ -16,6 +16,7 @@ the client, which got no acknowledgement, retries).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -119,6 +120,25 @@ def _limit(limit: int, page: types_pb2.PageRequest) -> int:
     if value < 0:
         raise errors.InvalidArgument("limit must not be negative", field="limit")
     return min(value, MAX_LIMIT)
+
+
+async def _complete(context: aio.ServicerContext, last: bool, size: int | None) -> None:
+    """Raise unless the upload stream ended because the client finished it.
+
+    grpc.aio reports a cancelled client stream to the handler as a plain end of stream
+    when the failed read is processed before the cancellation (the handler task is
+    cancelled a moment later).  With ``last`` on the final message, or a size in the
+    header (checked against the bytes received), the end is certain; otherwise the
+    handler lets the loop process pending events and checks the call was not cancelled.
+    """
+    if last or size is not None:
+        return
+    for _ in range(3):
+        await asyncio.sleep(0)
+    if context.cancelled() or context.done():
+        raise errors.Aborted(
+            "the upload was cancelled; nothing was stored", reason="INCOMPLETE_UPLOAD"
+        )
 
 
 class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
@@ -321,6 +341,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         size = header.size if header.HasField("size") else None
         pieces = [first.data] if first.data else []
         total = len(first.data)
+        last = first.last
         ended = False
         while total <= SMALL_OBJECT:
             try:
@@ -330,16 +351,26 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 break
             if message.HasField("header"):
                 raise errors.InvalidArgument("only the first message may carry a header")
+            if last:
+                raise errors.InvalidArgument("a message followed the one marked last")
+            last = message.last
             if message.data:
                 pieces.append(message.data)
                 total += len(message.data)
+        if ended:
+            await _complete(context, last, size)
 
         async def rest() -> AsyncIterator[bytes]:
+            done = last
             async for message in messages:
                 if message.HasField("header"):
                     raise errors.InvalidArgument("only the first message may carry a header")
+                if done:
+                    raise errors.InvalidArgument("a message followed the one marked last")
+                done = message.last
                 if message.data:
                     yield message.data
+            await _complete(context, done, size)
 
         meta = await self._store(
             account,

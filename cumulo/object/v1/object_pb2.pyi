@@ -230,12 +230,14 @@ class PutObjectHeader(_message.Message):
     def __init__(self, container: _Optional[str] = ..., name: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., size: _Optional[int] = ..., expected_md5: _Optional[str] = ..., expected_sha256: _Optional[str] = ..., compute_sha256: _Optional[bool] = ..., if_none_match: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("header", "data")
+    __slots__ = ("header", "data", "last")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
     header: PutObjectHeader
     data: bytes
-    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    last: bool
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., last: _Optional[bool] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
     __slots__ = ("object",)
