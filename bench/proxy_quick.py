@@ -44,6 +44,32 @@ def cumulo(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def cpu_by_role(data_dir: str) -> dict[str, float]:
+    """CPU seconds used so far by the cloud's processes (by role) and by this one."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {"proxy": 0.0, "nodes": 0.0, "controller": 0.0, "bench": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry.name) == os.getpid():
+            out["bench"] += used
+        elif data_dir.encode() not in b" ".join(argv):
+            continue
+        elif b"storage.proxy" in argv:
+            out["proxy"] += used
+        elif b"storage.object" in argv:
+            out["nodes"] += used
+        elif b"controller" in argv:
+            out["controller"] += used
+    return out
+
+
 async def phase(
     stub: Any, metadata: Any, kind: str, size: int, concurrency: int, seconds: float
 ) -> dict[str, Any]:
@@ -81,9 +107,11 @@ async def phase(
                 await get(f"put-{size}-{n % max(phase.stored.get(size, 1), 1)}")  # type: ignore[attr-defined]
             latencies.append(time.perf_counter() - started)
 
+    before = cpu_by_role(phase.data_dir)  # type: ignore[attr-defined]
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    after = cpu_by_role(phase.data_dir)  # type: ignore[attr-defined]
     if kind == "put":
         phase.stored[size] = len(names)  # type: ignore[attr-defined]
     latencies.sort()
@@ -94,6 +122,10 @@ async def phase(
         "mb_per_s": round(ops * size / 1e6, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+        "cpu_ms_per_op": {
+            role: round((after[role] - before[role]) * 1000 / max(len(latencies), 1), 2)
+            for role in after
+        },
     }
 
 
@@ -140,6 +172,7 @@ def main() -> None:
             XDG_CONFIG_HOME=str(Path(tmp) / "config"),
         )
         started = json.loads(cumulo(env, "--json", "up", "--detach", "--no-login"))
+        phase.data_dir = str(Path(tmp) / "data")  # type: ignore[attr-defined]
         try:
             endpoints = started["endpoints"]
             password = (Path(tmp) / "data" / "controller" / "admin-password").read_text().strip()

@@ -180,6 +180,9 @@ class StorageConfig:
     index_shards: int = 8
     #: Seconds before a storage node that does not answer counts as failed.
     node_timeout: float = 10.0
+    #: Uploads larger than this (or of unknown size past 1 MiB) are stored as segments of
+    #: this size plus a manifest (large objects).
+    segment_size: int = 256 << 20
 
 
 @dataclass

@@ -34,6 +34,7 @@ from storage.proxy.auth import (
 )
 from storage.proxy.containers import ContainerDirectory
 from storage.proxy.index import IndexClient
+from storage.proxy.large import LargeObjects
 from storage.proxy.placement import NodePool
 from storage.proxy.replicas import ReplicaIO
 from storage.proxy.server import SERVICE_NAME, ObjectProxyServicer
@@ -51,6 +52,7 @@ class ProxySettings:
     container_cache_ttl: float = 5.0
     index_shards: int = 8
     node_timeout: float = 10.0
+    segment_size: int = 256 << 20
 
 
 @dataclass
@@ -103,7 +105,8 @@ async def start_proxy(
     containers = ContainerDirectory(
         index, cache_ttl=settings.container_cache_ttl, shards=settings.index_shards
     )
-    servicer = ObjectProxyServicer(replicas, index, containers)
+    large = LargeObjects(replicas, settings.segment_size)
+    servicer = ObjectProxyServicer(replicas, index, containers, large)
     service = Service(SERVICE_NAME, servicer, object_pb2_grpc.add_ObjectServiceServicer_to_server)
     auth = ProxyAuthInterceptor(TokenCache(introspect, settings.token_cache_ttl))
     server = await start_server(listen, [service], interceptors=[auth])
@@ -126,6 +129,7 @@ async def serve(
         container_cache_ttl=config.storage.container_cache_ttl,
         index_shards=config.storage.index_shards,
         node_timeout=config.storage.node_timeout,
+        segment_size=config.storage.segment_size,
     )
     proxy = await start_proxy(
         listen=listen, ring=ring, credential=credential, controller=controller, settings=settings

@@ -131,7 +131,9 @@ class ReplicaIO:
 
     async def _attempt(self, device: Device, call: Callable[[Device], Awaitable[T]]) -> T:
         try:
-            result = await asyncio.wait_for(call(device), self.node_timeout)
+            # asyncio.timeout, not wait_for: no extra task per replica request.
+            async with asyncio.timeout(self.node_timeout):
+                result = await call(device)
         except BaseException as exc:
             if node_fault(exc) and not isinstance(exc, asyncio.CancelledError):
                 self.pool.failed(device.server)

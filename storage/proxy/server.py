@@ -40,6 +40,16 @@ from storage.names import (
 from storage.proxy.auth import account_of
 from storage.proxy.containers import ContainerDirectory, ContainerRecord
 from storage.proxy.index import IndexClient, ShardId, shard_of
+from storage.proxy.large import (
+    ETAG_KEY,
+    RESERVED_CONTAINER_PREFIX,
+    SEGMENTS_KEY,
+    SHA256_KEY,
+    LargeObjects,
+    check_user_metadata,
+    is_manifest,
+    user_metadata,
+)
 from storage.proxy.listing import decode_token, encode_token, list_page
 from storage.proxy.replicas import SMALL_OBJECT, ReplicaIO
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
@@ -74,6 +84,20 @@ def _pb_time(text: str) -> timestamp_pb2.Timestamp:
 
 
 def object_info(container: str, meta: spb.ObjectMetadata) -> pb.ObjectInfo:
+    """What clients see of a stored object (a large object's manifest shows the whole)."""
+    if is_manifest(meta):
+        return pb.ObjectInfo(
+            container=container,
+            name=meta.object,
+            size=LargeObjects.size_of(meta),
+            content_type=meta.content_type,
+            etag=meta.metadata.get(ETAG_KEY, ""),
+            sha256=meta.metadata.get(SHA256_KEY, ""),
+            metadata=user_metadata(meta.metadata),
+            modified_at=_pb_time(meta.timestamp),
+            version=meta.timestamp,
+            segments=int(meta.metadata.get(SEGMENTS_KEY, "0")),
+        )
     return pb.ObjectInfo(
         container=container,
         name=meta.object,
@@ -85,6 +109,24 @@ def object_info(container: str, meta: spb.ObjectMetadata) -> pb.ObjectInfo:
         modified_at=_pb_time(meta.timestamp),
         version=meta.timestamp,
     )
+
+
+def _container(name: str, field: str) -> str:
+    """A user's container name (the ``.cumulo-`` prefix is the proxy's own)."""
+    validate_container(name, field)
+    if name.startswith(RESERVED_CONTAINER_PREFIX):
+        raise errors.InvalidArgument(
+            f"container names starting with {RESERVED_CONTAINER_PREFIX!r} are reserved",
+            field=field,
+            reason="RESERVED_NAME",
+        )
+    return name
+
+
+def _user_metadata(metadata: Mapping[str, str], field: str = "metadata") -> dict[str, str]:
+    checked = validate_metadata(metadata, field)
+    check_user_metadata(checked, field)
+    return checked
 
 
 def container_message(record: ContainerRecord, stats: tuple[int, int]) -> pb.Container:
@@ -145,11 +187,16 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
     """The public object API of one proxy; see the module docstring."""
 
     def __init__(
-        self, replicas: ReplicaIO, index: IndexClient, containers: ContainerDirectory
+        self,
+        replicas: ReplicaIO,
+        index: IndexClient,
+        containers: ContainerDirectory,
+        large: LargeObjects,
     ) -> None:
         self.replicas = replicas
         self.index = index
         self.containers = containers
+        self.large = large
         self.clock = _Clock()
 
     # -- accounts and containers ----------------------------------------------------------
@@ -191,8 +238,8 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.CreateContainerRequest, context: aio.ServicerContext
     ) -> pb.CreateContainerResponse:
         account = account_of(request.project_id)
-        name = validate_container(request.name, "name")
-        metadata = validate_metadata(request.metadata)
+        name = _container(request.name, "name")
+        metadata = _user_metadata(request.metadata)
         record = await self.containers.create(account, name, metadata, exist_ok=request.exist_ok)
         stats = (await self.containers.stats(account, [record]))[name]
         return pb.CreateContainerResponse(container=container_message(record, stats))
@@ -201,7 +248,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.GetContainerRequest, context: aio.ServicerContext
     ) -> pb.GetContainerResponse:
         account = account_of(request.project_id)
-        name = validate_container(request.name, "name")
+        name = _container(request.name, "name")
         record = await self.containers.get(account, name, cached=False)
         stats = (await self.containers.stats(account, [record]))[name]
         return pb.GetContainerResponse(container=container_message(record, stats))
@@ -210,10 +257,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.UpdateContainerMetadataRequest, context: aio.ServicerContext
     ) -> pb.UpdateContainerMetadataResponse:
         account = account_of(request.project_id)
-        name = validate_container(request.name, "name")
+        name = _container(request.name, "name")
         metadata = {k: v for k, v in request.metadata.items()}
         # Empty values mean "remove" in a merge, so only the non-empty ones are checked.
-        validate_metadata({k: v for k, v in metadata.items() if v or request.replace})
+        _user_metadata({k: v for k, v in metadata.items() if v or request.replace})
         record = await self.containers.update_metadata(
             account, name, metadata, replace=request.replace
         )
@@ -225,7 +272,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.DeleteContainerRequest, context: aio.ServicerContext
     ) -> pb.DeleteContainerResponse:
         account = account_of(request.project_id)
-        await self.containers.delete(account, validate_container(request.name, "name"))
+        await self.containers.delete(account, _container(request.name, "name"))
         return pb.DeleteContainerResponse()
 
     # -- objects ----------------------------------------------------------------------------
@@ -287,6 +334,25 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 async for piece in tail:
                     yield piece
 
+            if size is None or size > self.large.segment_size:
+                meta = await self.large.store(
+                    account,
+                    record.name,
+                    name,
+                    timestamp,
+                    body(),
+                    self.clock,
+                    content_type=content_type,
+                    metadata=metadata,
+                    size=size,
+                    expected_md5=expected_md5,
+                    expected_sha256=expected_sha256,
+                    compute_sha256=compute_sha256,
+                )
+                info = object_info(record.name, meta)
+                row = Row(name, meta.timestamp, False, info.size, info.etag, meta.content_type)
+                await self._listed(account, record, [row])
+                return meta
             meta = await self.replicas.put_stream(
                 account,
                 record.name,
@@ -318,10 +384,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             raise errors.InvalidArgument("the first message must carry the header", field="header")
         header = first.header
         account = account_of(header.project_id)
-        container = validate_container(header.container, "header.container")
+        container = _container(header.container, "header.container")
         name = validate_object(header.name, "header.name")
         content_type = validate_content_type(header.content_type, "header.content_type")
-        metadata = validate_metadata(header.metadata, "header.metadata")
+        metadata = _user_metadata(header.metadata, "header.metadata")
         if header.if_none_match not in ("", "*"):
             raise errors.InvalidArgument(
                 'if_none_match supports only "*"', field="header.if_none_match"
@@ -391,7 +457,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.GetObjectRequest, context: aio.ServicerContext
     ) -> AsyncIterator[pb.GetObjectResponse]:
         account = account_of(request.project_id)
-        container = validate_container(request.container, "container")
+        container = _container(request.container, "container")
         name = validate_object(request.name, "name")
         await self.containers.get(account, container)
         start: int | None = None
@@ -401,16 +467,15 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             end = request.range.end if request.range.HasField("end") else None
             if end is not None and end <= start:
                 raise errors.InvalidArgument("range.end must be after range.start", field="range")
-        header, body = await self.replicas.get(account, container, name, start, end)
+        info, first_byte, end_byte, body = await self._open(account, container, name, start, end)
         try:
-            info = object_info(container, header.object)
             if request.if_match and not etag_matches(info.etag, request.if_match):
                 raise errors.Conflict(
                     f"the object's ETag {info.etag} matches none of if_match",
                     field="if_match",
                     reason="ETAG_MISMATCH",
                 )
-            out = pb.GetObjectHeader(object=info, start=header.start, end=header.end)
+            out = pb.GetObjectHeader(object=info, start=first_byte, end=end_byte)
             if request.if_none_match and etag_matches(info.etag, request.if_none_match):
                 out.not_modified = True
                 out.end = out.start
@@ -426,11 +491,33 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         finally:
             await body.aclose()  # type: ignore[attr-defined]
 
+    async def _open(
+        self, account: str, container: str, name: str, start: int | None, end: int | None
+    ) -> tuple[pb.ObjectInfo, int, int, AsyncIterator[bytes]]:
+        """(info, first byte, end, bytes) of an object or a large object's range."""
+        try:
+            header, body = await self.replicas.get(account, container, name, start, end)
+        except errors.OutOfRange:
+            # The range may be past a manifest's own (small) body but inside the large object.
+            meta, _ = await self.replicas.head(account, container, name)
+            if not is_manifest(meta):
+                raise
+        else:
+            meta = header.object
+            if not is_manifest(meta):
+                return object_info(container, meta), header.start, header.end, body
+            await body.aclose()  # type: ignore[attr-defined]
+        segments = await self.large.read_manifest(account, container, name)
+        first, last, stream = await self.large.open(
+            account, segments, LargeObjects.size_of(meta), start, end
+        )
+        return object_info(container, meta), first, last, stream
+
     async def HeadObject(
         self, request: pb.HeadObjectRequest, context: aio.ServicerContext
     ) -> pb.HeadObjectResponse:
         account = account_of(request.project_id)
-        container = validate_container(request.container, "container")
+        container = _container(request.container, "container")
         name = validate_object(request.name, "name")
         await self.containers.get(account, container)
         meta, _ = await self.replicas.head(account, container, name)
@@ -440,33 +527,35 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.DeleteObjectRequest, context: aio.ServicerContext
     ) -> pb.DeleteObjectResponse:
         account = account_of(request.project_id)
-        container = validate_container(request.container, "container")
+        container = _container(request.container, "container")
         name = validate_object(request.name, "name")
         record = await self.containers.get(account, container)
-        await self.replicas.head(account, container, name)  # NOT_FOUND when missing
+        meta, _ = await self.replicas.head(account, container, name)  # NOT_FOUND when missing
+        segments = (
+            await self.large.read_manifest(account, container, name) if is_manifest(meta) else []
+        )
         timestamp = self.clock.next()
         await self.replicas.delete(account, container, name, timestamp)
         await self._listed(account, record, [Row(name, timestamp, deleted=True)])
+        if segments:
+            self.large.delete_segments(account, segments, self.clock)
         return pb.DeleteObjectResponse(version=timestamp)
 
     async def CopyObject(
         self, request: pb.CopyObjectRequest, context: aio.ServicerContext
     ) -> pb.CopyObjectResponse:
         account = account_of(request.project_id)
-        source_container = validate_container(request.source_container, "source_container")
+        source_container = _container(request.source_container, "source_container")
         source_name = validate_object(request.source_name, "source_name")
-        target_container = validate_container(
-            request.destination_container, "destination_container"
-        )
+        target_container = _container(request.destination_container, "destination_container")
         target_name = validate_object(request.destination_name, "destination_name")
         await self.containers.get(account, source_container)
         target = await self.containers.get(account, target_container)
         if request.replace_metadata:
-            metadata = validate_metadata(request.metadata)
+            metadata = _user_metadata(request.metadata)
             content_type = validate_content_type(request.content_type)
-        header, body = await self.replicas.get(account, source_container, source_name)
+        source, _, _, body = await self._open(account, source_container, source_name, None, None)
         try:
-            source = header.object
             if request.if_match and not etag_matches(source.etag, request.if_match):
                 raise errors.Conflict(
                     f"the source's ETag {source.etag} matches none of if_match",
@@ -487,8 +576,9 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 content_type=content_type,
                 metadata=metadata,
                 size=source.size,
-                # The copy must hash to the source's ETag: end-to-end proof of the bytes.
-                expected_md5=source.etag,
+                # The copy must hash to the source's ETag: end-to-end proof of the bytes
+                # (a large object's ETag is not an MD5 of its bytes; its size is checked).
+                expected_md5="" if source.segments else source.etag,
                 expected_sha256="",
                 compute_sha256=bool(source.sha256),
             )
@@ -500,7 +590,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.ListObjectsRequest, context: aio.ServicerContext
     ) -> pb.ListObjectsResponse:
         account = account_of(request.project_id)
-        container = validate_container(request.container, "container")
+        container = _container(request.container, "container")
         prefix = _query(request.prefix, "prefix")
         delimiter = _query(request.delimiter, "delimiter")
         marker = _query(request.marker, "marker")

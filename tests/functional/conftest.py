@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 
 from cumulo.client import Client
+from storage.proxy.main import ProxySettings
 from tests.helpers.identity import USER_PASSWORD, configure_identity, make_user
 from tests.helpers.identity import admin_client as make_admin_client
 from tests.helpers.objectstore import Cluster
 from tests.helpers.servers import BackgroundLoop
+
+SEGMENT_SIZE = 1536 * 1024
 
 
 @dataclass
@@ -52,7 +55,11 @@ def object_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectClo
     config.controller.listen = "127.0.0.1:0"
     configure_identity(config)
     controller = loop.run(start_controller(config))
-    cluster = Cluster.start(loop, root / "storage", controller=controller.address)
+    # Small segments, so uploads of a few MiB exercise large objects (segments + manifest).
+    settings = ProxySettings(node_timeout=5.0, segment_size=SEGMENT_SIZE)
+    cluster = Cluster.start(
+        loop, root / "storage", controller=controller.address, settings=settings
+    )
     admin = make_admin_client(controller.address)
     admin._object_endpoint = cluster.address
     project_a = admin.identity.create_project("proj-a").meta.id

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from cumulo import errors
-from tests.functional.conftest import ObjectCloud
+from tests.functional.conftest import SEGMENT_SIZE, ObjectCloud
 
 
 def _name(prefix: str = "c") -> str:
@@ -57,7 +57,11 @@ def test_put_get_head_delete_small_and_large(alice) -> None:  # type: ignore[no-
         info = alice.objects.put_object(
             container, name, data, content_type="application/x-test", metadata={"k": "v"}
         )
-        assert info.size == size and info.etag == hashlib.md5(data).hexdigest()
+        assert info.size == size
+        if size > SEGMENT_SIZE:  # a large object: Swift's ETag of the segments' ETags
+            assert info.segments and info.etag.endswith(f"-{info.segments}")
+        else:
+            assert info.etag == hashlib.md5(data).hexdigest()
         assert alice.objects.read_object(container, name) == data
         head = alice.objects.head_object(container, name)
         assert head.size == size and dict(head.metadata) == {"k": "v"}
@@ -122,7 +126,7 @@ def test_copy(alice) -> None:  # type: ignore[no-untyped-def]
     alice.objects.put_object(a, "src", data, metadata={"m": "1"}, content_type="x/y")
     alice.objects.put_object(a, "tiny", b"tiny")
     copied = alice.objects.copy_object(a, "src", b, "dst")
-    assert copied.etag == hashlib.md5(data).hexdigest() and dict(copied.metadata) == {"m": "1"}
+    assert copied.size == len(data) and dict(copied.metadata) == {"m": "1"}
     assert alice.objects.read_object(b, "dst") == data
     replaced = alice.objects.copy_object(a, "tiny", a, "tiny2", metadata={"n": "2"})
     assert dict(replaced.metadata) == {"n": "2"} and replaced.content_type == ""
@@ -290,3 +294,48 @@ def test_an_upload_that_ends_early_stores_and_lists_nothing(alice, object_cloud)
             alice.objects.head_object(container, name)
     assert list(alice.objects.list_objects(container)) == []
     assert alice.objects.get_container(container).object_count == 0
+
+
+def test_large_objects_are_segmented_and_read_back_as_one(alice) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    data = random.Random(9).randbytes(3 * SEGMENT_SIZE + 12345)
+    pieces = [data[i : i + 700_000] for i in range(0, len(data), 700_000)]
+    # Unknown size (an iterator): the proxy cannot know in advance, so it segments.
+    info = alice.objects.put_object(container, "big", iter(pieces), metadata={"a": "b"})
+    assert info.segments == 4 and info.size == len(data) and info.etag.endswith("-4")
+    head = alice.objects.head_object(container, "big")
+    assert (head.size, head.etag, head.segments) == (len(data), info.etag, 4)
+    assert dict(head.metadata) == {"a": "b"}
+    assert alice.objects.read_object(container, "big") == data
+    for start, end in (
+        (0, 10),
+        (SEGMENT_SIZE - 5, SEGMENT_SIZE + 5),
+        (SEGMENT_SIZE, 2 * SEGMENT_SIZE),
+        (100, 3 * SEGMENT_SIZE + 100),
+        (len(data) - 3, None),
+    ):
+        expected = data[start:end]
+        assert alice.objects.read_object(container, "big", range=(start, end)) == expected
+    with pytest.raises(errors.OutOfRange):
+        alice.objects.read_object(container, "big", range=(len(data), None))
+    entry = next(iter(alice.objects.list_objects(container)))
+    assert (entry.name, entry.size, entry.etag) == ("big", len(data), info.etag)
+    assert alice.objects.get_container(container).bytes_used == len(data)
+    # Known size past the segment size, and a copy of a large object.
+    sized = alice.objects.put_object(container, "sized", data[: 2 * SEGMENT_SIZE + 1])
+    assert sized.segments == 3  # two full segments and one byte
+    copied = alice.objects.copy_object(container, "big", container, "big-copy")
+    assert copied.size == len(data)
+    assert alice.objects.read_object(container, "big-copy") == data
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.put_object(container, "bad", data, md5="0" * 32)
+    alice.objects.delete_object(container, "big")
+    with pytest.raises(errors.NotFound):
+        alice.objects.read_object(container, "big")
+    assert alice.objects.read_object(container, "big-copy") == data
+    # Reserved names stay the proxy's.
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.create_container(".cumulo-segments")
+    with pytest.raises(errors.InvalidArgument):
+        alice.objects.put_object(container, "m", b"x", metadata={"cumulo.size": "1"})
