@@ -78,6 +78,8 @@ class ProxyCaller:
     is_cloud_admin: bool
     allowed_methods: frozenset[str]
     expires_at: float  # epoch seconds
+    #: The bearer token itself, for calls the proxy makes on the caller's behalf (quota).
+    token: str = ""
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -159,6 +161,7 @@ class ControllerIntrospection:
             expires_at=info.expires_at.seconds + info.expires_at.nanos / 1e9
             if info.HasField("expires_at")
             else time.time() + 3600,
+            token=token,
         )
 
     async def close(self) -> None:

@@ -36,6 +36,7 @@ from storage.proxy.containers import ContainerDirectory
 from storage.proxy.index import IndexClient
 from storage.proxy.large import LargeObjects
 from storage.proxy.placement import NodePool
+from storage.proxy.quota import QuotaGuard
 from storage.proxy.replicas import ReplicaIO
 from storage.proxy.server import SERVICE_NAME, ObjectProxyServicer
 from storage.ring import Ring
@@ -72,6 +73,8 @@ class ObjectProxy:
         await self.server.server.stop(grace)
         await self.servicer.replicas.drain()
         await self.pool.close()
+        if self.servicer.quota is not None:
+            await self.servicer.quota.close()
         if self.introspection is not None:
             await self.introspection.close()
 
@@ -106,7 +109,9 @@ async def start_proxy(
         index, cache_ttl=settings.container_cache_ttl, shards=settings.index_shards
     )
     large = LargeObjects(replicas, settings.segment_size)
-    servicer = ObjectProxyServicer(replicas, index, containers, large)
+    # Quotas are read from the controller with the caller's token (none without one).
+    quota = QuotaGuard(controller, containers.account_stats, ttl=settings.container_cache_ttl)
+    servicer = ObjectProxyServicer(replicas, index, containers, large, quota)
     service = Service(SERVICE_NAME, servicer, object_pb2_grpc.add_ObjectServiceServicer_to_server)
     auth = ProxyAuthInterceptor(TokenCache(introspect, settings.token_cache_ttl))
     server = await start_server(listen, [service], interceptors=[auth])

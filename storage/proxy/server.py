@@ -37,7 +37,7 @@ from storage.names import (
     validate_metadata,
     validate_object,
 )
-from storage.proxy.auth import account_of
+from storage.proxy.auth import account_of, current_caller
 from storage.proxy.containers import ContainerDirectory, ContainerRecord
 from storage.proxy.index import IndexClient, ShardId, shard_of
 from storage.proxy.large import (
@@ -51,6 +51,7 @@ from storage.proxy.large import (
     user_metadata,
 )
 from storage.proxy.listing import decode_token, encode_token, list_page
+from storage.proxy.quota import QuotaGuard
 from storage.proxy.replicas import SMALL_OBJECT, ReplicaIO
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
 
@@ -192,12 +193,19 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         index: IndexClient,
         containers: ContainerDirectory,
         large: LargeObjects,
+        quota: QuotaGuard | None = None,
     ) -> None:
         self.replicas = replicas
         self.index = index
         self.containers = containers
         self.large = large
+        self.quota = quota
         self.clock = _Clock()
+
+    async def _check_quota(self, account: str, adding: int) -> None:
+        if self.quota is not None:
+            caller = current_caller()
+            await self.quota.check(account, caller.token, account == caller.project_id, adding)
 
     # -- accounts and containers ----------------------------------------------------------
 
@@ -438,6 +446,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                     yield message.data
             await _complete(context, done, size)
 
+        await self._check_quota(account, size if size is not None else total)
         meta = await self._store(
             account,
             record,
@@ -451,7 +460,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             expected_sha256=header.expected_sha256,
             compute_sha256=header.compute_sha256,
         )
-        return pb.PutObjectResponse(object=object_info(container, meta))
+        info = object_info(container, meta)
+        if self.quota is not None:
+            self.quota.stored(account, info.size)
+        return pb.PutObjectResponse(object=info)
 
     async def GetObject(
         self, request: pb.GetObjectRequest, context: aio.ServicerContext
@@ -539,6 +551,8 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         await self._listed(account, record, [Row(name, timestamp, deleted=True)])
         if segments:
             self.large.delete_segments(account, segments, self.clock)
+        if self.quota is not None:
+            self.quota.deleted(account, object_info(container, meta).size)
         return pb.DeleteObjectResponse(version=timestamp)
 
     async def CopyObject(
@@ -565,6 +579,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             if not request.replace_metadata:
                 metadata = dict(source.metadata)
                 content_type = source.content_type
+            await self._check_quota(account, source.size)
             small = source.size <= SMALL_OBJECT
             first = [b"".join([piece async for piece in body])] if small else []
             meta = await self._store(
@@ -584,7 +599,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             )
         finally:
             await body.aclose()  # type: ignore[attr-defined]
-        return pb.CopyObjectResponse(object=object_info(target_container, meta))
+        copied = object_info(target_container, meta)
+        if self.quota is not None:
+            self.quota.stored(account, copied.size)
+        return pb.CopyObjectResponse(object=copied)
 
     async def ListObjects(
         self, request: pb.ListObjectsRequest, context: aio.ServicerContext
