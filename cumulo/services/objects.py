@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import grpc
 
+from cumulo import errors
 from cumulo.object.v1 import object_pb2 as pb
 from cumulo.object.v1 import object_pb2_grpc
 from cumulo.types.v1 import types_pb2
@@ -88,7 +89,20 @@ class ObjectsClient:
         return self._stub
 
     def _call(self, method_name: str, request: Any) -> Any:
-        return self._client.call(getattr(self.stub, method_name), request)
+        try:
+            return self._client.call(getattr(self.stub, method_name), request)
+        except errors.Unavailable as exc:
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: errors.CumuloError) -> errors.CumuloError:
+        """Name the object proxy, not the controller, when the proxy cannot be reached."""
+        if isinstance(exc, errors.Unavailable) and exc.message.startswith("cannot reach Cumulo"):
+            return errors.Unavailable(
+                f"cannot reach the object proxy at {self._client.object_endpoint}",
+                hint="is the cloud up (`cumulo up`)? or pass --object-endpoint HOST:PORT "
+                "(or set $CUMULO_OBJECT_ENDPOINT)",
+            )
+        return exc
 
     def _metadata(self) -> list[tuple[str, str]]:
         return self._client._call_metadata(True)
@@ -204,6 +218,8 @@ class ObjectsClient:
 
         try:
             response = self._client.call_stream(self.stub.PutObject, requests())
+        except errors.Unavailable as exc:
+            raise self._unreachable(exc) from None
         finally:
             if handle is not None:
                 handle.close()
@@ -236,7 +252,7 @@ class ObjectsClient:
         try:
             first = next(call)
         except grpc.RpcError as exc:
-            raise client.translate(exc) from None
+            raise self._unreachable(client.translate(exc)) from None
 
         def chunks() -> Iterator[bytes]:
             try:
