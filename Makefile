@@ -95,7 +95,8 @@ bench-objectserver: venv build
 # Cumulo's object proxy against a Swift all-in-one (Swift installed into the venv for
 # this only, never a dependency); alternating rounds; docs/loadtest.md.
 # BENCH_OBJECTS_ARGS="--duration 5 --rounds 1" for a quick run.
-bench-objects: venv build
+bench-objects: venv
+	@$(PY) setup.py -q build_ext --inplace 1>&2
 	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)" 1>&2
 	@$(PY) bench/objects_compare.py $(BENCH_OBJECTS_ARGS)
 
