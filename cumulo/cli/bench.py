@@ -10,7 +10,8 @@ table, or with ``--json`` one JSON object (schema in docs/loadtest.md)::
     cumulo bench objects --mix put=20,get=70,head=5,delete=5 --sizes 4KiB:80,1MiB:20 \\
         --duration 30 --json
 
-The proxy is ``--endpoint``, else the local cloud's ``object-proxy``; the token is
+The proxy is ``--endpoint``, else ``$CUMULO_OBJECT_ENDPOINT``, else the local cloud's
+``object-proxy``; the token is
 ``--token``, else ``$CUMULO_TOKEN``, else the saved login (``cumulo login``).
 """
 
@@ -104,8 +105,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     objects.add_argument(
         "--endpoint",
+        "--object-endpoint",
         dest="object_endpoint",
-        help="object proxy HOST:PORT (default: the local cloud's object-proxy)",
+        help="object proxy HOST:PORT (default: $CUMULO_OBJECT_ENDPOINT, then the local"
+        " cloud's object-proxy)",
     )
     objects.add_argument("--token", help="bearer token (default: $CUMULO_TOKEN, then the login)")
     objects.add_argument(
@@ -162,8 +165,12 @@ def workload_from_args(args: argparse.Namespace) -> Workload:
 
 
 def proxy_endpoint(explicit: str | None) -> str:
+    """``--endpoint``, ``$CUMULO_OBJECT_ENDPOINT``, the local cloud's proxy; else an error
+    (a load test against a guessed default port would only measure refusals)."""
     if explicit:
         return explicit
+    if os.environ.get("CUMULO_OBJECT_ENDPOINT"):
+        return os.environ["CUMULO_OBJECT_ENDPOINT"]
     cloud = find_local_cloud()
     if cloud is not None and PROXY_SERVICE in cloud.endpoints:
         return cloud.endpoints[PROXY_SERVICE]

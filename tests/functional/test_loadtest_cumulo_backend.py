@@ -135,7 +135,10 @@ def test_bad_token_is_unauthenticated() -> None:
 
 
 def test_cli_runs_against_an_endpoint(
-    background_loop: BackgroundLoop, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    background_loop: BackgroundLoop,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = FakeObjectService()
     server, endpoint = background_loop.run(serve(fake))
@@ -147,18 +150,25 @@ def test_cli_runs_against_an_endpoint(
             str(tmp_path / "out.json"), "--json",
         ]  # fmt: skip
         assert main(argv) == 0
+        # The proxy from the environment, as for `cumulo object`.
+        monkeypatch.setenv("CUMULO_OBJECT_ENDPOINT", endpoint)
+        argv = ["bench", "objects", "--token", TOKEN, "--count", "2", "--container", "env"]
+        assert main(argv) == 0
     finally:
         background_loop.run(server.stop(None))
-    result = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    result = json.loads(out[: out.index("\n}\n") + 2])  # the first run's JSON; a table follows
     assert json.loads((tmp_path / "out.json").read_text())["phases"] == result["phases"]
     assert [p["completed"] for p in result["phases"]] == [12, 12, 12, 12, 12]
     assert result["backend"]["endpoint"] == endpoint
     assert len(fake.containers["cli"]) == 0
+    assert len(fake.containers["env"]) == 2
 
 
 def test_cli_without_a_proxy_says_so(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("CUMULO_OBJECT_ENDPOINT", raising=False)
     monkeypatch.setenv("CUMULO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert main(["bench", "objects", "--token", TOKEN, "--count", "1"]) == 1
