@@ -240,6 +240,7 @@ def figures(phase: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_ms_per_op": phase.get("server_cpu_ms_per_op"),
         "server_cores_busy": phase.get("server_cores_busy"),
         "elapsed_s": phase["elapsed_s"],
+        "ops_per_second_timeline": phase["ops_per_second_timeline"],
     }
 
 

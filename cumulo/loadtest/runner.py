@@ -64,6 +64,7 @@ class PhaseResult:
             "mb_per_s": summary["mb_per_s"],
             "latency": summary["latency"],
             "client_cpu_ms_per_op": (round(self.cpu_seconds / done * 1000, 4) if done else None),
+            "ops_per_second_timeline": self.stats.timeline(),
         }
         if total.items:
             out["items"] = total.items
@@ -226,9 +227,11 @@ class Runner:
                     if op is Op.GET or op is Op.HEAD:
                         keys.release(name)
                 stats.op(op.value).record(ended - began, nbytes, items)
+                per_second[int(ended - started)] += 1
                 if op is Op.PUT:
                     keys.add(name)
 
+        per_second = stats.per_second
         cpu_before = time.process_time()
         started = clock()
         await asyncio.gather(*(worker(i) for i in range(spec.concurrency)))

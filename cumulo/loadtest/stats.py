@@ -79,6 +79,15 @@ class PhaseStats:
 
     by_op: dict[str, OpStats] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: Successful operations completed in each whole second since the phase started:
+    #: shows warm-up, stalls and interference that a phase's mean hides.
+    per_second: Counter[int] = field(default_factory=Counter)
+
+    def timeline(self) -> list[int]:
+        """``per_second`` as a list, one entry per second (0 for idle seconds)."""
+        if not self.per_second:
+            return []
+        return [self.per_second.get(i, 0) for i in range(max(self.per_second) + 1)]
 
     def op(self, name: str) -> OpStats:
         stats = self.by_op.get(name)

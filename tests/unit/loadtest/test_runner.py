@@ -83,6 +83,7 @@ def test_json_schema() -> None:
         "mb_per_s",
         "latency",
         "client_cpu_ms_per_op",
+        "ops_per_second_timeline",
     ):
         assert key in put, key
     assert set(put["latency"]) == {"p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms"}
@@ -107,6 +108,7 @@ def test_duration_phase_stops_by_itself() -> None:
     (put,) = result["phases"]
     assert put["completed"] > 10
     assert 0.2 <= put["elapsed_s"] < 1.0
+    assert sum(put["ops_per_second_timeline"]) == put["completed"]
 
 
 def test_prefill_and_delete_everything() -> None:

@@ -65,3 +65,11 @@ def test_phase_total_merges_ops() -> None:
     total = phase.total()
     assert sorted(total.latencies) == [0.002, 0.004]
     assert total.bytes == 30 and total.errors == {"X": 1}
+
+
+def test_timeline_fills_idle_seconds() -> None:
+    phase = PhaseStats()
+    assert phase.timeline() == []
+    phase.per_second[0] += 3
+    phase.per_second[2] += 1
+    assert phase.timeline() == [3, 0, 1]
