@@ -8,7 +8,7 @@ PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help deps venv build proto docs run test test-unit test-pure verify fix bench bench-checksum \
-	bench-agents bench-ring bench-objectserver clean postgres libvirtd
+	bench-agents bench-ring bench-objectserver bench-objects clean postgres libvirtd
 
 help:
 	@echo "make run      start the all-in-one cloud on loopback and show it working"
@@ -17,6 +17,7 @@ help:
 	@echo "make fix      apply ruff's fixes and formatting"
 	@echo "make bench    run the benchmarks (JSON on stdout)"
 	@echo "make bench-agents  1,000 simulated agents against one controller (JSON on stdout)"
+	@echo "make bench-objects Cumulo's object proxy against a Swift all-in-one (JSON on stdout)"
 
 # System packages (only when root and only what is missing).
 deps:
@@ -95,6 +96,14 @@ bench-agents: venv build
 
 bench-objectserver: venv build
 	$(PY) bench/objectserver.py
+
+# Cumulo's object proxy against a Swift all-in-one (Swift installed into the venv for
+# this only, never a dependency); alternating rounds; docs/loadtest.md.
+# BENCH_OBJECTS_ARGS="--duration 5 --rounds 1" for a quick run.
+bench-objects: venv
+	@$(PY) setup.py -q build_ext --inplace 1>&2
+	@$(PY) -c "import swift" 2>/dev/null || $(PY) -m pip install -q "swift==$(SWIFT_VERSION)" 1>&2
+	@$(PY) bench/objects_compare.py $(BENCH_OBJECTS_ARGS)
 
 clean:
 	rm -rf build $(VENV) _native/*.c _native/*.so *.egg-info .postgres-url

@@ -1,7 +1,7 @@
 """The all-in-one supervisor behind ``cumulo up``: start, watch and stop local processes.
 
 It starts each Cumulo process of a one-machine cloud as a child (the controller,
-then the node's agent; storage nodes as they land), waits until each reports
+the node's agent, three storage nodes and the object proxy), waits until each reports
 the port it serves on (an agent reports 0 once registered), records the
 endpoints for other commands (:mod:`cumulo.local`), and stops every child
 cleanly on SIGINT/SIGTERM (``cumulo down`` sends SIGTERM).  If a critical child
@@ -11,7 +11,9 @@ reported: the controller marks its node down, and ``cumulo-agent --data-dir
 DIR`` brings it back with the same identity.
 
 An argument ``{endpoint:NAME}`` is replaced by the address of the already
-started process NAME.
+started process NAME.  A spec's ``before_start`` hook runs just before its process
+starts, with the endpoints so far: the object proxy's builds the object ring once
+the storage nodes' ports are known (see :mod:`cumulo.allinone_storage`).
 
 Processes are started by module name (``python -m controller``), never imported,
 so the SDK does not depend on the server packages.
@@ -49,6 +51,8 @@ class ProcessSpec:
     ready_file: Path | None = None
     #: Whether the cloud stops when this child dies.
     critical: bool = True
+    #: Called with the endpoints started so far, right before this process starts.
+    before_start: Callable[[dict[str, str]], None] | None = None
 
 
 @dataclass
@@ -61,8 +65,17 @@ class Child:
 
 def all_in_one_processes(config: Config) -> list[ProcessSpec]:
     """The processes of a one-machine cloud, in start order."""
+    from cumulo.allinone_storage import storage_processes  # it builds ProcessSpecs too
+
     run = config.run_dir
     common = ["--data-dir", str(config.data_dir)]
+    return [
+        *_controller_and_agent(config, run, common),
+        *storage_processes(config),
+    ]
+
+
+def _controller_and_agent(config: Config, run: Path, common: list[str]) -> list[ProcessSpec]:
     return [
         ProcessSpec(
             name="controller",
@@ -153,6 +166,8 @@ class Supervisor:
         if spec.ready_file is not None:
             spec.ready_file.unlink(missing_ok=True)
         log_path = self.config.log_dir / f"{spec.name}.log"
+        if spec.before_start is not None:
+            spec.before_start({c.spec.name: f"127.0.0.1:{c.port}" for c in self.children if c.port})
         argv = list(spec.argv)
         for child in self.children:
             placeholder = f"{{endpoint:{child.spec.name}}}"

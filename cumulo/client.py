@@ -29,11 +29,13 @@ import grpc
 
 from cumulo import errors
 from cumulo.auth import Credentials, TokenManager
+from cumulo.config import OBJECT_PROXY_PORT
 from cumulo.local import find_local_cloud, resolve_endpoint
 from cumulo.profile import Profile, load_profile, save_profile
 from cumulo.rpc.status import error_from_rpc
 from cumulo.services.identity import IdentityClient
 from cumulo.services.nodes import NodesClient
+from cumulo.services.objects import ObjectsClient
 from cumulo.services.quota import QuotaClient
 from cumulo.services.system import SystemClient
 
@@ -89,8 +91,12 @@ class Client:
         project_id: str | None = None,
         app_credential: tuple[str, str] | None = None,
         auth: TokenManager | None = None,
+        object_endpoint: str | None = None,
     ) -> None:
         self.endpoint = endpoint
+        #: The object proxy (``cumulo.object.v1``); resolved on first use when None.
+        self._object_endpoint = object_endpoint
+        self._object_channel: grpc.Channel | None = None
         self.timeout = timeout
         self.metadata = list(metadata)
         credentials = credentials_from(
@@ -110,6 +116,37 @@ class Client:
         self.nodes = NodesClient(self)
         self.identity = IdentityClient(self)
         self.quota = QuotaClient(self)
+        self.objects = ObjectsClient(self)
+
+    @property
+    def object_endpoint(self) -> str:
+        """The object proxy's address: the ``object_endpoint`` argument,
+        ``$CUMULO_OBJECT_ENDPOINT``, the local cloud's "object-proxy" endpoint, or
+        the default proxy port on loopback."""
+        if not self._object_endpoint:
+            self._object_endpoint = resolve_object_endpoint()
+        return self._object_endpoint
+
+    @property
+    def object_channel(self) -> grpc.Channel:
+        """A second channel, to the object proxy (opened on first use)."""
+        if self._object_channel is None:
+            self._object_channel = grpc.insecure_channel(
+                self.object_endpoint,
+                options=[
+                    ("grpc.max_receive_message_length", 16 << 20),
+                    ("grpc.max_send_message_length", 16 << 20),
+                ],
+            )
+        return self._object_channel
+
+    def call_stream(self, method: Callable[..., Response], requests: Any) -> Response:
+        """Invoke a client-streaming stub ``method`` with the token; no deadline (transfers
+        take as long as they take) and no retry (the request stream is consumed)."""
+        try:
+            return method(requests, metadata=self._call_metadata(True))
+        except grpc.RpcError as exc:
+            raise self.translate(exc) from None
 
     def _call_metadata(self, authenticate: bool) -> list[tuple[str, str]]:
         metadata = list(self.metadata)
@@ -173,6 +210,8 @@ class Client:
 
     def close(self) -> None:
         self.channel.close()
+        if self._object_channel is not None:
+            self._object_channel.close()
 
     def __enter__(self) -> Client:
         return self
@@ -184,6 +223,18 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def resolve_object_endpoint(explicit: str | None = None) -> str:
+    """See :attr:`Client.object_endpoint`."""
+    if explicit:
+        return explicit
+    if os.environ.get("CUMULO_OBJECT_ENDPOINT"):
+        return os.environ["CUMULO_OBJECT_ENDPOINT"]
+    cloud = find_local_cloud()
+    if cloud and "object-proxy" in cloud.endpoints:
+        return cloud.endpoints["object-proxy"]
+    return f"127.0.0.1:{OBJECT_PROXY_PORT}"
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -247,6 +298,7 @@ def connect(
     project_id: str | None = None,
     app_credential: tuple[str, str] | None = None,
     use_profile: bool = True,
+    object_endpoint: str | None = None,
 ) -> Client:
     """Connect to ``endpoint``, or to the local cloud that ``cumulo up`` started.
 
@@ -267,10 +319,16 @@ def connect(
     else:
         resolved = resolve_endpoint(None)
     if profile is not None and profile.endpoint == resolved:
-        return Client(resolved, timeout=timeout, auth=manager_for_profile(profile))
+        return Client(
+            resolved,
+            timeout=timeout,
+            auth=manager_for_profile(profile),
+            object_endpoint=object_endpoint,
+        )
     return Client(
         resolved,
         timeout=timeout,
+        object_endpoint=object_endpoint,
         token=token,
         user=user,
         password=password,

@@ -25,6 +25,7 @@ from cumulo import errors
 #: Default ports of the all-in-one cloud on loopback.
 CONTROLLER_PORT = 7700
 OBJECT_SERVER_PORT = 7720
+OBJECT_PROXY_PORT = 7710
 
 
 def default_data_dir() -> Path:
@@ -175,6 +176,25 @@ class StorageConfig:
     credential_file: str = ""
     #: Threads doing blocking disk I/O, per device.
     threads_per_device: int = 16
+    #: Address the object proxy (``cumulo-object-proxy``) listens on.
+    proxy_listen: str = f"127.0.0.1:{OBJECT_PROXY_PORT}"
+    #: Ring file the proxy loads; empty means ``<data_dir>/storage/object.ring``.
+    ring_file: str = ""
+    #: Controller ``HOST:PORT`` the proxy validates tokens with (IdentityService/GetCaller);
+    #: empty means ``controller.listen``.
+    proxy_controller: str = ""
+    #: Seconds the proxy trusts a validated token before asking the controller again
+    #: (a revoked token keeps working for at most this long on a proxy that saw it).
+    token_cache_ttl: float = 5.0
+    #: Seconds the proxy caches a container's record (existence, shard count).
+    container_cache_ttl: float = 5.0
+    #: Shards of a new container's object index (1-256; fixed for the container's life).
+    index_shards: int = 8
+    #: Seconds before a storage node that does not answer counts as failed.
+    node_timeout: float = 10.0
+    #: Uploads larger than this (or of unknown size past 1 MiB) are stored as segments of
+    #: this size plus a manifest (large objects).
+    segment_size: int = 256 << 20
 
 
 @dataclass
@@ -220,6 +240,12 @@ class Config:
         if self.storage.credential_file:
             return Path(self.storage.credential_file).expanduser()
         return self.data_dir / "storage" / "credential"
+
+    def storage_ring_file(self) -> Path:
+        """The proxy's ring file, with the default under ``data_dir`` filled in."""
+        if self.storage.ring_file:
+            return Path(self.storage.ring_file).expanduser()
+        return self.data_dir / "storage" / "object.ring"
 
     @property
     def log_dir(self) -> Path:

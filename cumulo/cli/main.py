@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "cumulo.cli.ring",  # ring create|add|remove|set-weight|rebalance|show
     "cumulo.cli.identity",  # login, logout, whoami, token, project, user, role, appcred
     "cumulo.cli.quota",  # quota, usage
+    "cumulo.cli.bench",  # bench objects
+    "cumulo.cli.objects",  # container ..., object put|get|head|list|delete|copy
 ]
 
 

@@ -69,13 +69,20 @@ async def _pieces(body: Body, chunk_size: int) -> AsyncIterator[bytes]:
 class ObjectServerClient:
     """Calls to one object server.  Close it (or ``async with``) when done."""
 
-    def __init__(self, address: str, credential: str) -> None:
+    def __init__(
+        self,
+        address: str,
+        credential: str,
+        options: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        """``options`` are extra channel options (the proxy shortens reconnect backoff)."""
         self.address = address
         self.channel = aio.insecure_channel(
             address,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                *options,
             ],
         )
         self.stub = objectserver_pb2_grpc.ObjectServerServiceStub(self.channel)
@@ -264,6 +271,11 @@ class ObjectServerSession:
 
     async def __aenter__(self) -> ObjectServerSession:
         return self
+
+    @property
+    def ended(self) -> bool:
+        """True once the stream has ended (failed or closed): open a new session."""
+        return self._reader.done()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

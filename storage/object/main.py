@@ -24,9 +24,12 @@ from pathlib import Path
 import _native
 from cumulo import errors
 from cumulo.config import Config, load_config
+from cumulo.containerserver.v1 import containerserver_pb2_grpc
 from cumulo.logs import setup_logging
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
+from storage.container.server import SERVICE_NAME as INDEX_SERVICE_NAME
+from storage.container.server import ContainerServerServicer, IndexDevice
 from storage.credential import create_credential, load_credential
 from storage.object.auth import StorageCredentialInterceptor
 from storage.object.diskfile import DiskDevice
@@ -44,6 +47,7 @@ class ObjectServer:
 
     devices: dict[str, DeviceSlot]
     server: RunningServer
+    index: ContainerServerServicer | None = None
 
     @property
     def address(self) -> str:
@@ -51,6 +55,8 @@ class ObjectServer:
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.server.server.stop(grace)
+        if self.index is not None:
+            self.index.close()
         for slot in self.devices.values():
             slot.executor.shutdown(wait=True)
             if isinstance(slot.device, DiskDevice):
@@ -120,18 +126,33 @@ async def start_object_server(
     devices: dict[str, DeviceSlot],
     credential: str,
 ) -> ObjectServer:
-    """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential."""
+    """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential.
+
+    The node's container index shards (``storage/container/``) are served by the same
+    process on the same devices, for devices that live on disk."""
+    index = ContainerServerServicer(
+        {
+            name: IndexDevice(slot.device.path, slot.executor)
+            for name, slot in devices.items()
+            if isinstance(slot.device, DiskDevice)
+        }
+    )
     services = [
         Service(
             SERVICE_NAME,
             ObjectServerServicer(devices),
             objectserver_pb2_grpc.add_ObjectServerServiceServicer_to_server,
-        )
+        ),
+        Service(
+            INDEX_SERVICE_NAME,
+            index,
+            containerserver_pb2_grpc.add_ContainerServerServiceServicer_to_server,
+        ),
     ]
     server = await start_server(
         listen, services, interceptors=[StorageCredentialInterceptor(credential)]
     )
-    return ObjectServer(devices=devices, server=server)
+    return ObjectServer(devices=devices, server=server, index=index)
 
 
 async def serve(config: Config, listen: str, ready_file: Path | None, create: bool) -> None:

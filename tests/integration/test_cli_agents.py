@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agents import wait_until
-from tests.helpers.ports import free_port
+from tests.helpers.ports import STORAGE_ON_FREE_PORTS, free_port
 from tests.integration.test_cli_cloud import cumulo
 
 pytestmark = pytest.mark.integration
@@ -26,6 +26,7 @@ HEARTBEAT_TIMEOUT = 1.5
 def cloud_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env.pop("CUMULO_ENDPOINT", None)
+    env.update(STORAGE_ON_FREE_PORTS)
     env.update(
         CUMULO_DATA_DIR=str(tmp_path / "data"),
         CUMULO_CONTROLLER_LISTEN=f"127.0.0.1:{free_port()}",

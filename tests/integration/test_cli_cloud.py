@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.ports import free_port
+from tests.helpers.ports import STORAGE_ON_FREE_PORTS, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +33,7 @@ def cloud_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
     env = dict(os.environ)
     env.pop("CUMULO_ENDPOINT", None)
+    env.update(STORAGE_ON_FREE_PORTS)
     env.update(
         CUMULO_DATA_DIR=str(tmp_path / "data"),
         CUMULO_CONTROLLER_LISTEN=f"127.0.0.1:{port}",

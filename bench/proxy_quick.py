@@ -1,0 +1,190 @@
+"""A quick end-to-end measurement of the object proxy (not the formal Swift comparison).
+
+Starts a throw-away all-in-one cloud (``cumulo up --detach`` in a temporary data
+directory, everything on free ports: controller, three storage nodes, the proxy),
+then drives ``cumulo.object.v1`` on the proxy with grpc.aio from this process:
+4 KiB PUT and GET at concurrency 32, 1 MiB PUT and GET at concurrency 8 (3 replicas,
+fsync before acknowledging, quorum 2).  Prints one JSON object.  The formal suite
+with the Swift comparison is ``cumulo bench objects``.
+
+    python bench/proxy_quick.py --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from grpc import aio
+
+from cumulo.client import Client
+from cumulo.object.v1 import object_pb2 as pb
+from cumulo.object.v1 import object_pb2_grpc
+
+
+def cumulo(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "cumulo.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"cumulo {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def cpu_by_role(data_dir: str) -> dict[str, float]:
+    """CPU seconds used so far by the cloud's processes (by role) and by this one."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {"proxy": 0.0, "nodes": 0.0, "controller": 0.0, "bench": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry.name) == os.getpid():
+            out["bench"] += used
+        elif data_dir.encode() not in b" ".join(argv):
+            continue
+        elif b"storage.proxy" in argv:
+            out["proxy"] += used
+        elif b"storage.object" in argv:
+            out["nodes"] += used
+        elif b"controller" in argv:
+            out["controller"] += used
+    return out
+
+
+async def phase(
+    stub: Any, metadata: Any, kind: str, size: int, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    body = os.urandom(size)
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+    names: list[str] = []
+    deadline = time.perf_counter() + seconds
+
+    async def put(name: str) -> None:
+        header = pb.PutObjectHeader(container="bench", name=name, size=size)
+        if size <= 1 << 20:
+            requests = [pb.PutObjectRequest(header=header, data=body)]
+        else:
+            requests = [pb.PutObjectRequest(header=header)] + [
+                pb.PutObjectRequest(data=body[i : i + (1 << 20)]) for i in range(0, size, 1 << 20)
+            ]
+        await stub.PutObject(iter(requests), metadata=metadata)
+
+    async def get(name: str) -> None:
+        async for _ in stub.GetObject(
+            pb.GetObjectRequest(container="bench", name=name), metadata=metadata
+        ):
+            pass
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            n = next(counter)
+            name = f"{kind}-{size}-{n}"
+            started = time.perf_counter()
+            if kind == "put":
+                await put(name)
+                names.append(name)
+            else:
+                await get(f"put-{size}-{n % max(phase.stored.get(size, 1), 1)}")  # type: ignore[attr-defined]
+            latencies.append(time.perf_counter() - started)
+
+    before = cpu_by_role(phase.data_dir)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    after = cpu_by_role(phase.data_dir)  # type: ignore[attr-defined]
+    if kind == "put":
+        phase.stored[size] = len(names)  # type: ignore[attr-defined]
+    latencies.sort()
+    ops = len(latencies) / elapsed
+    return {
+        "phase": f"{kind} {size // 1024} KiB c={concurrency}",
+        "ops_per_s": round(ops, 1),
+        "mb_per_s": round(ops * size / 1e6, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+        "cpu_ms_per_op": {
+            role: round((after[role] - before[role]) * 1000 / max(len(latencies), 1), 2)
+            for role in after
+        },
+    }
+
+
+phase.stored = {}  # type: ignore[attr-defined]
+
+
+async def run(proxy: str, token: str, seconds: float) -> list[dict[str, Any]]:
+    channel = aio.insecure_channel(
+        proxy,
+        options=[
+            ("grpc.max_receive_message_length", 16 << 20),
+            ("grpc.max_send_message_length", 16 << 20),
+        ],
+    )
+    stub = object_pb2_grpc.ObjectServiceStub(channel)
+    metadata = (("authorization", f"Bearer {token}"),)
+    await stub.CreateContainer(
+        pb.CreateContainerRequest(name="bench", exist_ok=True), metadata=metadata
+    )
+    results = []
+    for kind, size, concurrency in (
+        ("put", 4096, 32),
+        ("get", 4096, 32),
+        ("put", 1 << 20, 8),
+        ("get", 1 << 20, 8),
+    ):
+        results.append(await phase(stub, metadata, kind, size, concurrency, seconds))
+    await channel.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ)
+        env.update(
+            CUMULO_DATA_DIR=str(Path(tmp) / "data"),
+            CUMULO_CONTROLLER_LISTEN="127.0.0.1:0",
+            CUMULO_STORAGE_ALLINONE_LISTEN="127.0.0.1:0,127.0.0.1:0,127.0.0.1:0",
+            CUMULO_STORAGE_PROXY_LISTEN="127.0.0.1:0",
+            CUMULO_LOGGING_LEVEL="WARNING",
+            XDG_CONFIG_HOME=str(Path(tmp) / "config"),
+        )
+        started = json.loads(cumulo(env, "--json", "up", "--detach", "--no-login"))
+        phase.data_dir = str(Path(tmp) / "data")  # type: ignore[attr-defined]
+        try:
+            endpoints = started["endpoints"]
+            password = (Path(tmp) / "data" / "controller" / "admin-password").read_text().strip()
+            with Client(endpoints["controller"], timeout=10) as client:
+                token = client.identity.login("admin", password, "admin").token
+            results = asyncio.run(run(endpoints["object-proxy"], token, options.seconds))
+        finally:
+            cumulo(env, "down")
+    print(
+        json.dumps({"bench": "proxy_quick", "cores": os.cpu_count(), "phases": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Container and account listings: sharded SQLite indexes on the storage nodes."""

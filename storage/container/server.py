@@ -1,0 +1,171 @@
+"""The ``cumulo.containerserver.v1`` servicer: index shards on this node's devices.
+
+Served by the object-server process next to ``ObjectServerService`` (same devices,
+same storage credential, same thread pools), so a storage node is still one
+process.  Thin: each method checks the shard references, runs the SQLite work on
+the device's thread pool and maps results; see ``index.py`` for the storage
+contract and ``merge.py`` for how shards and replicas are merged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+from grpc import aio
+
+from cumulo import errors
+from cumulo.containerserver.v1 import containerserver_pb2 as pb
+from cumulo.containerserver.v1 import containerserver_pb2_grpc
+from cumulo.rpc.status import code_for
+from storage.container.index import IndexShard, Row, ShardCache, Stats, shard_file, shard_key
+from storage.container.merge import merge_listings
+from storage.names import validate_account, validate_container, validate_object
+
+log = logging.getLogger("cumulo.storage.container")
+
+SERVICE_NAME = "cumulo.containerserver.v1.ContainerServerService"
+MAX_LIST = 10_000
+MAX_SHARDS = 4096
+
+T = TypeVar("T")
+
+
+@dataclass
+class IndexDevice:
+    """Where one device keeps its index shards, and the threads that touch them."""
+
+    path: str
+    executor: Executor
+
+
+def row_message(row: Row) -> pb.IndexRow:
+    return pb.IndexRow(
+        name=row.name,
+        timestamp=row.timestamp,
+        deleted=row.deleted,
+        size=row.size,
+        etag=row.etag,
+        content_type=row.content_type,
+        extra=row.extra,
+    )
+
+
+def row_from(message: pb.IndexRow) -> Row:
+    return Row(
+        message.name,
+        message.timestamp,
+        message.deleted,
+        message.size,
+        message.etag,
+        message.content_type,
+        message.extra,
+    )
+
+
+class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceServicer):
+    """Index shards of one node's devices."""
+
+    def __init__(self, devices: Mapping[str, IndexDevice]) -> None:
+        self._devices = dict(devices)
+        self._shards = ShardCache()
+
+    def close(self) -> None:
+        self._shards.close()
+
+    def _locate(self, ref: pb.ShardRef) -> tuple[IndexDevice, str, str]:
+        device = self._devices.get(ref.device)
+        if device is None:
+            raise errors.NotFound(f"device {ref.device!r} is not on this server", field="device")
+        validate_account(ref.account, "shard.account")
+        if ref.container:
+            validate_container(ref.container, "shard.container")
+        if ref.shard >= MAX_SHARDS:
+            raise errors.InvalidArgument(f"shard must be below {MAX_SHARDS}", field="shard.shard")
+        path = shard_file(device.path, ref.partition, ref.account, ref.container, ref.shard)
+        return device, path, shard_key(ref.account, ref.container, ref.shard)
+
+    async def _run(self, device: IndexDevice, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(device.executor, fn, *args)
+
+    def _open(self, path: str, key: str, create: bool) -> IndexShard | None:
+        return self._shards.get(path, key, create=create)
+
+    async def _apply(self, update: pb.ShardUpdate) -> pb.ShardResult:
+        try:
+            device, path, key = self._locate(update.shard)
+            rows = []
+            for message in update.rows:
+                # Account lists hold container names, container shards object names.
+                if update.shard.container:
+                    validate_object(message.name, "rows.name")
+                else:
+                    validate_container(message.name, "rows.name")
+                rows.append(row_from(message))
+
+            def work() -> int:
+                shard = self._open(path, key, True)
+                assert shard is not None
+                return shard.apply(rows)
+
+            await self._run(device, work)
+            return pb.ShardResult(code=0)
+        except errors.CumuloError as exc:
+            return pb.ShardResult(code=code_for(exc).value[0], message=str(exc))
+        except Exception as exc:  # a failing disk: the proxy tries another replica
+            log.exception("index update on %s failed", update.shard.device)
+            return pb.ShardResult(code=grpc.StatusCode.UNAVAILABLE.value[0], message=str(exc))
+
+    async def UpdateIndex(
+        self, request: pb.UpdateIndexRequest, context: aio.ServicerContext
+    ) -> pb.UpdateIndexResponse:
+        results = await asyncio.gather(*(self._apply(u) for u in request.updates))
+        return pb.UpdateIndexResponse(results=results)
+
+    async def ListIndex(
+        self, request: pb.ListIndexRequest, context: aio.ServicerContext
+    ) -> pb.ListIndexResponse:
+        if not 1 <= request.limit <= MAX_LIST:
+            raise errors.InvalidArgument(f"limit must be 1-{MAX_LIST}", field="limit")
+        limit = request.limit
+
+        async def one(ref: pb.ShardRef) -> tuple[list[Row], bool]:
+            device, path, key = self._locate(ref)
+
+            def work() -> list[Row]:
+                shard = self._open(path, key, False)
+                return [] if shard is None else shard.list(request.prefix, request.marker, limit)
+
+            rows = await self._run(device, work)
+            return rows, len(rows) >= limit
+
+        lists = await asyncio.gather(*(one(ref) for ref in request.shards))
+        rows, truncated = merge_listings(lists, limit)
+        return pb.ListIndexResponse(rows=[row_message(r) for r in rows], truncated=truncated)
+
+    async def GetIndexStats(
+        self, request: pb.GetIndexStatsRequest, context: aio.ServicerContext
+    ) -> pb.GetIndexStatsResponse:
+        async def one(ref: pb.ShardRef) -> pb.ShardStats:
+            device, path, key = self._locate(ref)
+
+            def work() -> Stats:
+                shard = self._open(path, key, False)
+                return Stats(False, 0, 0, "") if shard is None else shard.stats()
+
+            stats = await self._run(device, work)
+            return pb.ShardStats(
+                exists=stats.exists,
+                object_count=stats.object_count,
+                bytes_used=stats.bytes_used,
+                max_timestamp=stats.max_timestamp,
+            )
+
+        return pb.GetIndexStatsResponse(
+            stats=await asyncio.gather(*(one(r) for r in request.shards))
+        )

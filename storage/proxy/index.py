@@ -1,0 +1,320 @@
+"""The proxy's client of the index shards on the storage nodes (listings and statistics).
+
+Placement: shard ``s`` of container ``c`` in account ``a`` lives at the ring
+partition of ``(a, c, str(s))``; the account's container list at the partition of
+``(a,)``.  An object ``o`` belongs to shard ``xxh3(o) % shards``.
+
+* :meth:`IndexClient.update` writes rows to every primary of one shard at once and
+  returns after a quorum applied them durably; a failing primary is replaced by the
+  next handoff (as for objects).  Concurrent updates to one node travel in one
+  ``UpdateIndex`` call and rows for the same shard are applied in one SQLite
+  transaction there (group commit): a burst of small PUTs costs a few fsyncs, not
+  one each.
+* :meth:`IndexClient.list` asks every primary of every shard, ONE call per node
+  covering all the shards it holds (the node merges them), then merges the nodes'
+  answers with :func:`~storage.container.merge.merge_listings` (newest row per name
+  wins).  Shards with fewer than a quorum of answers are also read from handoffs.
+  Every acknowledged update is on a quorum of one shard's replicas, and at least a
+  quorum of them is read, so every acknowledged write and delete is reflected.
+* :meth:`IndexClient.stats` sums the shards' statistics, taking for each shard the
+  replica that has seen the newest row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from cumulo import errors
+from cumulo.containerserver.v1 import containerserver_pb2 as ipb
+from cumulo.rpc.status import ERROR_OF, error_from_rpc
+from storage.container.index import Row
+from storage.container.merge import merge_listings
+from storage.container.server import row_from, row_message
+from storage.object.store import xxh3_of
+from storage.proxy.placement import NodeIter, NodePool
+from storage.proxy.replicas import node_fault
+from storage.ring import Ring
+from storage.ring.devices import Device
+
+log = logging.getLogger("cumulo.storage.proxy.index")
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+#: Updates per UpdateIndex call at most.
+_MAX_BATCH = 512
+
+
+def shard_of(name: str, shards: int) -> int:
+    """The index shard of object ``name`` in a container of ``shards`` shards."""
+    return xxh3_of(name.encode("utf-8")) % shards if shards > 1 else 0
+
+
+@dataclass(frozen=True)
+class ShardId:
+    account: str
+    container: str
+    shard: int
+
+
+class _Batcher:
+    """Coalesces concurrent UpdateIndex calls to one node (see the module docstring)."""
+
+    def __init__(self, pool: NodePool, address: str, timeout: float) -> None:
+        self.pool = pool
+        self.address = address
+        self.timeout = timeout
+        self.pending: list[tuple[ipb.ShardUpdate, asyncio.Future[None]]] = []
+        self.running = False
+        self.task: asyncio.Future[None] | None = None
+
+    async def submit(self, update: ipb.ShardUpdate) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((update, future))
+        if not self.running:
+            self.running = True
+            self.task = asyncio.ensure_future(self._run())
+        await future
+
+    async def _run(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:_MAX_BATCH], self.pending[_MAX_BATCH:]
+                await self._send(batch)
+        finally:
+            self.running = False
+
+    async def _send(self, batch: list[tuple[ipb.ShardUpdate, asyncio.Future[None]]]) -> None:
+        merged: dict[tuple[Any, ...], tuple[ipb.ShardUpdate, list[asyncio.Future[None]]]] = {}
+        for update, future in batch:
+            ref = update.shard
+            key = (ref.device, ref.partition, ref.account, ref.container, ref.shard)
+            if key in merged:
+                merged[key][0].rows.extend(update.rows)
+                merged[key][1].append(future)
+            else:
+                merged[key] = (update, [future])
+        groups = list(merged.values())
+        request = ipb.UpdateIndexRequest(updates=[u for u, _ in groups])
+        try:
+            response = await self.pool.index(self.address).UpdateIndex(
+                request,
+                metadata=self.pool.credential_metadata(self.address),
+                timeout=self.timeout,
+            )
+        except grpc.RpcError as exc:
+            error = error_from_rpc(exc)
+            for _, futures in groups:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            return
+        for (_, futures), result in zip(groups, response.results, strict=False):
+            for future in futures:
+                if future.done():
+                    continue
+                if result.code == 0:
+                    future.set_result(None)
+                else:
+                    code = _CODES.get(result.code, grpc.StatusCode.UNKNOWN)
+                    future.set_exception(ERROR_OF.get(code, errors.InternalError)(result.message))
+
+
+class IndexClient:
+    """Index shards of the cluster through ``pool``; see the module docstring."""
+
+    def __init__(self, ring: Ring, pool: NodePool, node_timeout: float = 10.0) -> None:
+        self.ring = ring
+        self.pool = pool
+        self.node_timeout = node_timeout
+        self._batchers: dict[str, _Batcher] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def quorum(self) -> int:
+        return self.ring.replicas // 2 + 1
+
+    def part_of(self, shard: ShardId) -> int:
+        if not shard.container:
+            return self.ring.get_part(shard.account)
+        return self.ring.get_part(shard.account, shard.container, str(shard.shard))
+
+    def _ref(self, device: Device, part: int, shard: ShardId) -> ipb.ShardRef:
+        return ipb.ShardRef(
+            device=device.device,
+            partition=part,
+            account=shard.account,
+            container=shard.container,
+            shard=shard.shard,
+        )
+
+    def _batcher(self, address: str) -> _Batcher:
+        batcher = self._batchers.get(address)
+        if batcher is None:
+            batcher = self._batchers[address] = _Batcher(self.pool, address, self.node_timeout)
+        return batcher
+
+    async def update(self, shard: ShardId, rows: Sequence[Row]) -> None:
+        """Apply ``rows`` to a quorum of the shard's replicas (durably) before returning."""
+        part = self.part_of(shard)
+        nodes = NodeIter(self.ring, part, self.pool)
+        messages = [row_message(r) for r in rows]
+        primaries = nodes.take_primaries()
+        done: list[Device] = []
+        failures: list[BaseException] = []
+        enough = asyncio.Event()
+
+        async def one(device: Device) -> None:
+            try:
+                while True:
+                    update = ipb.ShardUpdate(shard=self._ref(device, part, shard), rows=messages)
+                    try:
+                        await self._batcher(device.server).submit(update)
+                    except Exception as exc:
+                        if node_fault(exc):
+                            self.pool.failed(device.server)
+                            replacement = next(nodes, None)
+                            if replacement is not None:
+                                device = replacement
+                                continue
+                        failures.append(exc)
+                        return
+                    self.pool.succeeded(device.server)
+                    done.append(device)
+                    return
+            finally:
+                finished = len(done) + len(failures)
+                hopeless = any(not node_fault(e) for e in failures) or (
+                    len(primaries) - len(failures) < self.quorum
+                )
+                if len(done) >= self.quorum or hopeless or finished == len(primaries):
+                    enough.set()
+
+        for device in primaries:
+            task = asyncio.ensure_future(one(device))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await enough.wait()
+        if len(done) >= self.quorum:
+            return
+        for exc in failures:
+            if not node_fault(exc):
+                raise exc
+        raise errors.Unavailable(
+            f"the listing index was updated on only {len(done)} of {self.quorum} required "
+            f"replicas ({'; '.join(str(e) for e in failures)})",
+            reason="QUORUM_NOT_REACHED",
+            hint="storage nodes are down; retry the request",
+        )
+
+    async def _ask_nodes(
+        self,
+        wanted: dict[ShardId, list[tuple[Device, int]]],
+        call: Any,
+    ) -> tuple[dict[str, Any], dict[ShardId, int]]:
+        """One call per node for the given shard replicas; answers and replicas read per shard."""
+        by_node: dict[str, list[tuple[ShardId, ipb.ShardRef]]] = defaultdict(list)
+        for shard, placements in wanted.items():
+            for device, part in placements:
+                by_node[device.server].append((shard, self._ref(device, part, shard)))
+
+        async def ask(address: str, refs: list[ipb.ShardRef]) -> Any:
+            try:
+                result = await call(address, refs)
+            except grpc.RpcError as exc:
+                self.pool.failed(address)
+                raise error_from_rpc(exc) from None
+            self.pool.succeeded(address)
+            return result
+
+        addresses = list(by_node)
+        results = await asyncio.gather(
+            *(ask(a, [r for _, r in by_node[a]]) for a in addresses), return_exceptions=True
+        )
+        answers: dict[str, Any] = {}
+        counts: dict[ShardId, int] = defaultdict(int)
+        for address, result in zip(addresses, results, strict=True):
+            if isinstance(result, BaseException):
+                if not node_fault(result):
+                    raise result
+                log.warning("index read from %s failed: %s", address, result)
+                continue
+            answers[address] = result
+            for shard, _ in by_node[address]:
+                counts[shard] += 1
+        return answers, counts
+
+    async def _read(self, shards: Sequence[ShardId], call: Any) -> list[tuple[Any, list[ShardId]]]:
+        """Read a quorum of every shard's replicas: primaries, then handoffs where short."""
+        iters = {s: NodeIter(self.ring, self.part_of(s), self.pool) for s in shards}
+        wanted = {s: [(d, it.part) for d in it.take_primaries()] for s, it in iters.items()}
+        collected: list[tuple[Any, list[ShardId]]] = []
+        read: dict[ShardId, int] = defaultdict(int)
+        while wanted:
+            answers, counts = await self._ask_nodes(wanted, call)
+            for address, answer in answers.items():
+                covered = [
+                    s for s, places in wanted.items() if any(d.server == address for d, _ in places)
+                ]
+                collected.append((answer, covered))
+            for shard, count in counts.items():
+                read[shard] += count
+            short = {s: self.quorum - read[s] for s in wanted if read[s] < self.quorum}
+            wanted = {}
+            for shard, missing in short.items():
+                extra = [next(iters[shard], None) for _ in range(missing)]
+                places = [(d, iters[shard].part) for d in extra if d is not None]
+                if places:
+                    wanted[shard] = places
+        for shard in shards:
+            if read[shard] == 0:
+                raise errors.Unavailable(
+                    "no replica of a listing shard answered",
+                    reason="QUORUM_NOT_REACHED",
+                    hint="storage nodes are down; retry later",
+                )
+        return collected
+
+    async def list(
+        self, shards: Sequence[ShardId], prefix: str, marker: str, limit: int
+    ) -> tuple[list[Row], bool]:
+        """Merged rows (tombstones included) of ``shards`` after ``marker``; see module doc."""
+
+        async def call(address: str, refs: list[ipb.ShardRef]) -> ipb.ListIndexResponse:
+            return await self.pool.index(address).ListIndex(
+                ipb.ListIndexRequest(shards=refs, prefix=prefix, marker=marker, limit=limit),
+                metadata=self.pool.credential_metadata(address),
+                timeout=self.node_timeout,
+            )
+
+        collected = await self._read(shards, call)
+        lists = [([row_from(r) for r in answer.rows], answer.truncated) for answer, _ in collected]
+        return merge_listings(lists, limit)
+
+    async def stats(self, shards: Sequence[ShardId]) -> dict[ShardId, tuple[int, int]]:
+        """Per shard: (object count, bytes) from its freshest replica that answered."""
+
+        async def call(address: str, refs: list[ipb.ShardRef]) -> tuple[list[ipb.ShardRef], Any]:
+            response = await self.pool.index(address).GetIndexStats(
+                ipb.GetIndexStatsRequest(shards=refs),
+                metadata=self.pool.credential_metadata(address),
+                timeout=self.node_timeout,
+            )
+            return refs, response
+
+        collected = await self._read(shards, call)
+        best: dict[ShardId, ipb.ShardStats] = {}
+        for (refs, response), _ in collected:
+            for ref, stats in zip(refs, response.stats, strict=False):
+                shard = ShardId(ref.account, ref.container, ref.shard)
+                current = best.get(shard)
+                if current is None or stats.max_timestamp > current.max_timestamp:
+                    best[shard] = stats
+        return {
+            s: (best[s].object_count, best[s].bytes_used) if s in best else (0, 0) for s in shards
+        }

@@ -1,0 +1,304 @@
+"""Large objects: uploads past a size are stored as segments plus a manifest, read back as one.
+
+Contract:
+
+* :meth:`LargeObjects.store` takes an upload stream and stores it as segments of at
+  most ``segment_size`` bytes, each a normal replicated object (quorum, handoffs,
+  checksums) named ``<hash of container/name>/<version>/<n>`` in the account's hidden
+  container :data:`SEGMENTS`, then writes a *manifest* at the object's own name: a small
+  object whose body lists the segments (JSON) and whose metadata carries the large
+  object's size and ETag under the reserved ``cumulo.`` keys.  Segments are written
+  one after another, streamed (memory stays at a few chunks whatever the size).  If the
+  upload fails or is cancelled before the manifest is written, the object does not
+  exist (its segments are orphans, deleted on a best-effort basis at once).
+* The ETag of a large object is Swift's: MD5 of the segments' MD5s (hex, concatenated)
+  then ``-<segments>``.  A client's ``expected_md5`` is checked against the MD5 of the
+  whole stream, computed here only when the client asks for it.
+* :meth:`LargeObjects.open` reads a manifest's segments in order as one object, with a
+  byte range across segments; :meth:`LargeObjects.info` turns a manifest's metadata into
+  what clients see.  Deleting a manifest deletes its segments afterwards (best effort).
+
+Which uploads become large: a header size above ``segment_size``, or an upload without
+a size that passes 1 MiB (the proxy cannot know in advance; such an object may end up
+with a single segment, which costs one extra small read per GET).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as spb
+from storage.proxy.replicas import ReplicaIO
+
+log = logging.getLogger("cumulo.storage.proxy.large")
+
+#: The account's hidden container of segments (user container names may not start with ".cumulo-").
+SEGMENTS = ".cumulo-segments"
+RESERVED_CONTAINER_PREFIX = ".cumulo-"
+#: Metadata keys the proxy keeps for itself (user metadata may not use them).
+RESERVED_KEY_PREFIX = "cumulo."
+MANIFEST_KEY = "cumulo.manifest"
+SIZE_KEY = "cumulo.size"
+ETAG_KEY = "cumulo.etag"
+SEGMENTS_KEY = "cumulo.segments"
+SHA256_KEY = "cumulo.sha256"
+
+Clock = Any  # an object with next() -> timestamp text
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    size: int
+    etag: str
+
+
+def is_manifest(meta: spb.ObjectMetadata) -> bool:
+    return MANIFEST_KEY in meta.metadata
+
+
+def user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in metadata.items() if not k.startswith(RESERVED_KEY_PREFIX)}
+
+
+def check_user_metadata(metadata: Mapping[str, str], field: str) -> None:
+    for key in metadata:
+        if key.startswith(RESERVED_KEY_PREFIX):
+            raise errors.InvalidArgument(
+                f"{field} key {key!r}: keys starting with {RESERVED_KEY_PREFIX!r} are reserved",
+                field=f"{field}[{key}]",
+                reason="RESERVED_METADATA",
+            )
+
+
+class _Splitter:
+    """Cuts one byte stream into consecutive segment streams (bytes are sliced, not copied
+    except at a segment boundary)."""
+
+    def __init__(self, source: AsyncIterator[bytes], want_md5: bool, want_sha256: bool) -> None:
+        self._source = source
+        self._carry = b""
+        self.exhausted = False
+        self.total = 0
+        self.md5 = hashlib.md5(usedforsecurity=False) if want_md5 else None
+        self.sha256 = hashlib.sha256() if want_sha256 else None
+
+    async def _next(self) -> bytes | None:
+        if self._carry:
+            piece, self._carry = self._carry, b""
+            return piece
+        try:
+            return await self._source.__anext__()
+        except StopAsyncIteration:
+            self.exhausted = True
+            return None
+
+    async def segment(self, budget: int) -> AsyncIterator[bytes]:
+        while budget > 0:
+            piece = await self._next()
+            if piece is None:
+                return
+            if len(piece) > budget:
+                piece, self._carry = piece[:budget], piece[budget:]
+            budget -= len(piece)
+            self.total += len(piece)
+            if self.md5 is not None:
+                self.md5.update(piece)
+            if self.sha256 is not None:
+                self.sha256.update(piece)
+            yield piece
+
+    async def more(self) -> bool:
+        """Whether bytes remain (reads one piece ahead)."""
+        if self._carry:
+            return True
+        if self.exhausted:
+            return False
+        piece = await self._next()
+        if piece is None:
+            return False
+        self._carry = piece
+        return True
+
+
+class LargeObjects:
+    """Segmented storage of large objects; see the module docstring."""
+
+    def __init__(self, replicas: ReplicaIO, segment_size: int) -> None:
+        self.replicas = replicas
+        self.segment_size = segment_size
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    def _prefix(self, container: str, name: str, version: str) -> str:
+        digest = hashlib.blake2b(f"{container}/{name}".encode(), digest_size=16).hexdigest()
+        return f"{digest}/{version}"
+
+    async def store(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        version: str,
+        body: AsyncIterator[bytes],
+        clock: Clock,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        size: int | None,
+        expected_md5: str,
+        expected_sha256: str,
+        compute_sha256: bool,
+    ) -> spb.ObjectMetadata:
+        """Store ``body`` as segments and a manifest; return the manifest's metadata."""
+        splitter = _Splitter(body, bool(expected_md5), bool(expected_sha256) or compute_sha256)
+        prefix = self._prefix(container, name, version)
+        segments: list[Segment] = []
+        try:
+            while True:
+                segment_name = f"{prefix}/{len(segments):08d}"
+                stored = await self.replicas.put_stream(
+                    account,
+                    SEGMENTS,
+                    segment_name,
+                    clock.next(),
+                    splitter.segment(self.segment_size),
+                )
+                segments.append(Segment(segment_name, stored.size, stored.etag))
+                if not await splitter.more():
+                    break
+            self._check(splitter, size, expected_md5, expected_sha256)
+        except BaseException:
+            self._forget(account, [s.name for s in segments], clock)
+            raise
+        etag_of_etags = hashlib.md5(
+            "".join(s.etag for s in segments).encode(), usedforsecurity=False
+        ).hexdigest()
+        etag = f"{etag_of_etags}-{len(segments)}"
+        manifest = json.dumps(
+            {"segments": [[s.name, s.size, s.etag] for s in segments]}, separators=(",", ":")
+        ).encode()
+        marks = {
+            MANIFEST_KEY: "1",
+            SIZE_KEY: str(splitter.total),
+            ETAG_KEY: etag,
+            SEGMENTS_KEY: str(len(segments)),
+        }
+        if splitter.sha256 is not None:
+            marks[SHA256_KEY] = splitter.sha256.hexdigest()
+        try:
+            return await self.replicas.put_small(
+                account,
+                container,
+                name,
+                version,
+                manifest,
+                content_type=content_type,
+                metadata={**metadata, **marks},
+            )
+        except BaseException:
+            self._forget(account, [s.name for s in segments], clock)
+            raise
+
+    @staticmethod
+    def _check(splitter: _Splitter, size: int | None, md5: str, sha256: str) -> None:
+        if size is not None and splitter.total != size:
+            raise errors.InvalidArgument(
+                f"the upload has {splitter.total} bytes, not the {size} announced",
+                field="header.size",
+                reason="SIZE_MISMATCH",
+            )
+        if splitter.md5 is not None and splitter.md5.hexdigest() != md5.lower():
+            raise errors.InvalidArgument(
+                f"the object's MD5 is {splitter.md5.hexdigest()}, not the expected {md5}",
+                field="header.expected_md5",
+                reason="CHECKSUM_MISMATCH",
+            )
+        if sha256 and splitter.sha256 is not None and splitter.sha256.hexdigest() != sha256.lower():
+            raise errors.InvalidArgument(
+                f"the object's SHA-256 is {splitter.sha256.hexdigest()}, not the expected {sha256}",
+                field="header.expected_sha256",
+                reason="CHECKSUM_MISMATCH",
+            )
+
+    def _forget(self, account: str, names: list[str], clock: Clock) -> None:
+        """Delete segments in the background (orphans of a failed upload or a deleted object)."""
+        if not names:
+            return
+
+        async def remove() -> None:
+            for segment in names:
+                try:
+                    await self.replicas.delete(account, SEGMENTS, segment, clock.next())
+                except errors.CumuloError as exc:
+                    log.warning("could not delete segment %s of %s: %s", segment, account, exc)
+
+        task = asyncio.ensure_future(remove())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    @staticmethod
+    def segments_of(manifest_body: bytes) -> list[Segment]:
+        try:
+            data = json.loads(manifest_body)
+            return [Segment(str(n), int(s), str(e)) for n, s, e in data["segments"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise errors.DataCorruption(f"a large object's manifest is unreadable: {exc}") from None
+
+    async def read_manifest(self, account: str, container: str, name: str) -> list[Segment]:
+        header, body = await self.replicas.get(account, container, name)
+        if not is_manifest(header.object):
+            raise errors.Aborted("the object changed while it was read; retry")
+        return self.segments_of(b"".join([piece async for piece in body]))
+
+    def delete_segments(self, account: str, segments: list[Segment], clock: Clock) -> None:
+        self._forget(account, [s.name for s in segments], clock)
+
+    @staticmethod
+    def size_of(meta: spb.ObjectMetadata) -> int:
+        return int(meta.metadata.get(SIZE_KEY, "0"))
+
+    async def open(
+        self,
+        account: str,
+        segments: list[Segment],
+        size: int,
+        start: int | None,
+        end: int | None,
+    ) -> tuple[int, int, AsyncIterator[bytes]]:
+        """(start, end, bytes) of ``[start, end)`` of the large object (end clamped)."""
+        first = start or 0
+        last = size if end is None else min(end, size)
+        if first >= size and (start is not None or size > 0):
+            raise errors.OutOfRange(
+                f"the range starts at byte {first}, past the object's end ({size} bytes)",
+                field="range.start",
+                reason="RANGE_NOT_SATISFIABLE",
+            )
+
+        async def stream() -> AsyncIterator[bytes]:
+            offset = 0
+            for segment in segments:
+                seg_start, seg_end = offset, offset + segment.size
+                offset = seg_end
+                if seg_end <= first or seg_start >= last:
+                    continue
+                lo = max(first, seg_start) - seg_start
+                hi = min(last, seg_end) - seg_start
+                whole = lo == 0 and hi == segment.size
+                _header, body = await self.replicas.get(
+                    account, SEGMENTS, segment.name, None if whole else lo, None if whole else hi
+                )
+                try:
+                    async for piece in body:
+                        yield piece
+                finally:
+                    await body.aclose()  # type: ignore[attr-defined]
+
+        return first, last, stream()

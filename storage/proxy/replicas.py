@@ -1,0 +1,482 @@
+"""Quorum writes and newest-wins reads of an object's replicas.
+
+Writes (:meth:`ReplicaIO.put_small`, :meth:`ReplicaIO.put_stream`,
+:meth:`ReplicaIO.delete`) go to every primary at once; a primary that fails with a
+node or device fault (UNAVAILABLE - connection refused, DEVICE_FULL, DEVICE_ERROR -,
+DEADLINE_EXCEEDED, an unknown device) is replaced by the next handoff from the same
+:class:`~storage.proxy.placement.NodeIter`.  The call returns once a quorum
+(``replicas // 2 + 1``: 2 of 3) has acknowledged - each acknowledgement means the
+replica is fsynced and renamed into place; the remaining replicas finish in the
+background.  A client fault (bad checksum, size, name) fails the whole write at once
+and is never retried elsewhere.  A streamed write cannot replay bytes it has
+already passed on, so a suspect primary is swapped for a handoff before the stream
+starts and a replica that fails mid-stream is dropped (the write still needs a
+quorum of the rest).
+
+Reads: :meth:`ReplicaIO.head` asks every primary (handoffs when fewer than a quorum
+answer) and the newest timestamp wins - a tombstone newer than any data means
+NOT_FOUND.  :meth:`ReplicaIO.get` takes a fast path that is still quorum-safe: it
+reads from the first primary while asking the second for its version; when the
+second knows nothing newer, the first's bytes are served (with W=2 of N=3, two
+replicas always include one that saw the last acknowledged write).  Otherwise it
+falls back to a full :meth:`head` and reads from a replica holding the newest
+version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as spb
+from storage.object.client import Location
+from storage.object.server import SESSION_MAX_BYTES
+from storage.proxy.placement import NodeIter, NodePool
+from storage.ring import Ring
+from storage.ring.devices import Device
+
+log = logging.getLogger("cumulo.storage.proxy")
+
+T = TypeVar("T")
+
+#: Largest object written or read over a multiplexed session (the object server's limit).
+SMALL_OBJECT = SESSION_MAX_BYTES
+
+_RETRY_REASONS = {"DEVICE_FULL", "DEVICE_ERROR", "UNKNOWN_DEVICE"}
+
+
+def node_fault(exc: BaseException) -> bool:
+    """True when ``exc`` says the node or device failed, not the request."""
+    if isinstance(exc, errors.Unavailable | errors.DeadlineExceeded | errors.InternalError):
+        return True
+    if isinstance(exc, errors.Aborted | errors.DataCorruption):
+        return True
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    return isinstance(exc, errors.CumuloError) and exc.reason in _RETRY_REASONS
+
+
+def _already_done(exc: BaseException) -> bool:
+    # The same timestamp already stored on that replica: a retry that had succeeded.
+    return isinstance(exc, errors.Conflict) and exc.reason == "SAME_TIMESTAMP"
+
+
+@dataclass
+class _Quorum:
+    """Collects replica outcomes; done at a quorum of successes or too many failures."""
+
+    needed: int
+    total: int
+    results: list[Any] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def success(self, result: Any) -> None:
+        self.results.append(result)
+        if len(self.results) >= self.needed:
+            self.done.set()
+
+    def failure(self, exc: BaseException) -> None:
+        self.failures.append(exc)
+        if not node_fault(exc) or self.total - len(self.failures) < self.needed:
+            self.done.set()
+
+    def outcome(self, what: str) -> list[Any]:
+        if len(self.results) >= self.needed:
+            return self.results
+        for exc in self.failures:
+            if not node_fault(exc):
+                raise exc
+        reasons = "; ".join(sorted({str(e) for e in self.failures})) or "no replica answered"
+        raise errors.Unavailable(
+            f"{what}: only {len(self.results)} of {self.needed} required replicas succeeded "
+            f"({reasons})",
+            reason="QUORUM_NOT_REACHED",
+            hint="storage nodes are down or full; retry later",
+        )
+
+
+class ReplicaIO:
+    """Reads and writes the replicas of objects through ``pool``; see the module docstring."""
+
+    def __init__(self, ring: Ring, pool: NodePool, node_timeout: float = 10.0) -> None:
+        self.ring = ring
+        self.pool = pool
+        self.node_timeout = node_timeout
+        self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def quorum(self) -> int:
+        return self.ring.replicas // 2 + 1
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            self._background.discard(done)
+            if not done.cancelled():
+                done.exception()  # retrieved: a straggler's failure is not an error
+
+        task.add_done_callback(forget)
+
+    async def drain(self) -> None:
+        """Wait for background replica writes (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def _attempt(self, device: Device, call: Callable[[Device], Awaitable[T]]) -> T:
+        try:
+            # asyncio.timeout, not wait_for: no extra task per replica request.
+            async with asyncio.timeout(self.node_timeout):
+                result = await call(device)
+        except BaseException as exc:
+            if node_fault(exc) and not isinstance(exc, asyncio.CancelledError):
+                self.pool.failed(device.server)
+            raise
+        self.pool.succeeded(device.server)
+        return result
+
+    async def _write_all(
+        self, nodes: NodeIter, call: Callable[[Device], Awaitable[T]], what: str
+    ) -> list[T]:
+        """Run ``call`` on every primary at once, a handoff replacing each that fails."""
+        primaries = nodes.take_primaries()
+        quorum = _Quorum(self.quorum, len(primaries))
+
+        async def one(device: Device) -> None:
+            while True:
+                try:
+                    quorum.success(await self._attempt(device, call))
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    if _already_done(exc):
+                        quorum.success(None)
+                        return
+                    if node_fault(exc):
+                        log.warning(
+                            "%s on %s/%s failed: %s", what, device.server, device.device, exc
+                        )
+                        replacement = next(nodes, None)
+                        if replacement is not None:
+                            device = replacement
+                            continue
+                    quorum.failure(exc)
+                    return
+
+        for device in primaries:
+            self._keep(asyncio.ensure_future(one(device)))
+        await quorum.done.wait()
+        return quorum.outcome(what)
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def put_small(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        timestamp: str,
+        data: bytes,
+        *,
+        content_type: str = "",
+        metadata: Mapping[str, str] | None = None,
+        compute_sha256: bool = False,
+        expected_md5: str = "",
+    ) -> spb.ObjectMetadata:
+        """Store an object of at most :data:`SMALL_OBJECT` bytes over the sessions."""
+        part = self.ring.get_part(account, container, name)
+
+        async def call(device: Device) -> spb.ObjectMetadata:
+            return await self.pool.session(device.server).put_object(
+                Location(device.device, part, account, container, name),
+                timestamp,
+                data,
+                content_type=content_type,
+                metadata=metadata,
+                compute_sha256=compute_sha256,
+                expected_md5=expected_md5,
+            )
+
+        results = await self._write_all(NodeIter(self.ring, part, self.pool), call, "PUT")
+        return next(r for r in results if r is not None) if any(results) else spb.ObjectMetadata()
+
+    async def put_stream(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        timestamp: str,
+        body: AsyncIterator[bytes],
+        *,
+        content_type: str = "",
+        metadata: Mapping[str, str] | None = None,
+        compute_sha256: bool = False,
+        expected_size: int | None = None,
+        expected_md5: str = "",
+        expected_sha256: str = "",
+    ) -> spb.ObjectMetadata:
+        """Stream ``body`` to every replica at once; commit only if it ends normally.
+
+        If ``body`` raises (the client cancelled, a check failed) every replica stream
+        is cancelled before its commit, so nothing is stored."""
+        part = self.ring.get_part(account, container, name)
+        nodes = NodeIter(self.ring, part, self.pool)
+        targets: list[Device] = []
+        for device in nodes.take_primaries():
+            if self.pool.suspect(device.server):
+                device = next(nodes, device)
+            targets.append(device)
+        feeds = [_Feed() for _ in targets]
+        sha = hashlib.sha256() if expected_sha256 else None
+
+        async def replica(device: Device, feed: _Feed) -> spb.ObjectMetadata:
+            client = self.pool.client(device.server)
+            try:
+                return await client.put_object(
+                    Location(device.device, part, account, container, name),
+                    timestamp,
+                    feed.pieces(),
+                    content_type=content_type,
+                    metadata=metadata,
+                    compute_sha256=compute_sha256 or bool(expected_sha256),
+                    expected_size=expected_size,
+                    expected_md5=expected_md5,
+                )
+            except BaseException as exc:
+                if node_fault(exc) and not isinstance(exc, asyncio.CancelledError):
+                    self.pool.failed(device.server)
+                raise
+            finally:
+                feed.close()
+
+        tasks = [asyncio.ensure_future(replica(d, f)) for d, f in zip(targets, feeds, strict=True)]
+        try:
+            total = 0
+            async for piece in body:
+                total += len(piece)
+                if sha is not None:
+                    sha.update(piece)
+                live = [f for f in feeds if not f.closed]
+                if len(live) < self.quorum:
+                    failures = [t.exception() for t in tasks if t.done() and not t.cancelled()]
+                    for exc in failures:
+                        if exc is not None and not node_fault(exc):
+                            raise exc
+                    raise errors.Unavailable(
+                        f"PUT: fewer than {self.quorum} replicas are still receiving "
+                        f"({'; '.join(str(e) for e in failures if e)})",
+                        reason="QUORUM_NOT_REACHED",
+                        hint="storage nodes are down or full; retry later",
+                    )
+                for feed in live:
+                    await feed.put(piece)
+            if expected_size is not None and total != expected_size:
+                raise errors.InvalidArgument(
+                    f"the upload has {total} bytes, not the {expected_size} announced",
+                    field="header.size",
+                    reason="SIZE_MISMATCH",
+                )
+            if sha is not None and sha.hexdigest() != expected_sha256.lower():
+                raise errors.InvalidArgument(
+                    f"the object's SHA-256 is {sha.hexdigest()}, not the expected "
+                    f"{expected_sha256}",
+                    field="header.expected_sha256",
+                    reason="CHECKSUM_MISMATCH",
+                )
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for feed in feeds:
+            await feed.finish()
+        quorum = _Quorum(self.quorum, len(tasks))
+
+        def settle(task: asyncio.Task[spb.ObjectMetadata]) -> None:
+            if task.cancelled():
+                quorum.failure(errors.Aborted("the replica write was cancelled"))
+                return
+            exc = task.exception()
+            if exc is not None:
+                quorum.failure(exc)
+            else:
+                quorum.success(task.result())
+
+        for task in tasks:
+            task.add_done_callback(settle)
+            self._keep(task)
+        await quorum.done.wait()
+        return quorum.outcome("PUT")[0]  # type: ignore[no-any-return]
+
+    async def delete(self, account: str, container: str, name: str, timestamp: str) -> None:
+        part = self.ring.get_part(account, container, name)
+
+        async def call(device: Device) -> spb.DeleteObjectResponse:
+            return await self.pool.session(device.server).delete_object(
+                Location(device.device, part, account, container, name), timestamp
+            )
+
+        await self._write_all(NodeIter(self.ring, part, self.pool), call, "DELETE")
+
+    def _streamer(
+        self, loc: Location, start: int | None, end: int | None
+    ) -> Callable[[Device], Awaitable[tuple[spb.GetObjectHeader, AsyncIterator[bytes]]]]:
+        async def stream(device: Device) -> tuple[spb.GetObjectHeader, AsyncIterator[bytes]]:
+            return await self.pool.client(device.server).get_object(loc, start, end)
+
+        return stream
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def head(
+        self, account: str, container: str, name: str
+    ) -> tuple[spb.ObjectMetadata, list[Device]]:
+        """The newest version among a quorum of replicas and the devices holding it."""
+        part = self.ring.get_part(account, container, name)
+        nodes = NodeIter(self.ring, part, self.pool)
+
+        async def ask(device: Device) -> tuple[Device, spb.HeadObjectResponse | None]:
+            try:
+                response = await self._attempt(
+                    device,
+                    lambda d: self.pool.session(d.server).head_object(
+                        Location(d.device, part, account, container, name), include_deleted=True
+                    ),
+                )
+            except errors.NotFound as exc:
+                if node_fault(exc):
+                    raise
+                return device, None
+            return device, response
+
+        answers: list[tuple[Device, spb.HeadObjectResponse | None]] = []
+        pending = nodes.take_primaries()
+        while pending:
+            results = await asyncio.gather(*(ask(d) for d in pending), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    if not node_fault(result):
+                        raise result
+                else:
+                    answers.append(result)
+            missing = self.quorum - len(answers)
+            pending = [d for d in (next(nodes, None) for _ in range(max(missing, 0))) if d]
+        if len(answers) < self.quorum and not answers:
+            raise errors.Unavailable(
+                "no replica of the object answered", reason="QUORUM_NOT_REACHED"
+            )
+        newest: spb.HeadObjectResponse | None = None
+        for _, response in answers:
+            if response is not None and (
+                newest is None or response.object.timestamp > newest.object.timestamp
+            ):
+                newest = response
+        if newest is None or newest.deleted:
+            raise errors.NotFound(
+                f"object {name!r} not found in container {container!r}",
+                reason="OBJECT_NOT_FOUND",
+            )
+        holders = [
+            d for d, r in answers if r is not None and r.object.timestamp == newest.object.timestamp
+        ]
+        return newest.object, holders
+
+    async def get(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> tuple[spb.GetObjectHeader, AsyncIterator[bytes]]:
+        """The newest version's header (served range) and its bytes; see module docstring."""
+        part = self.ring.get_part(account, container, name)
+        primaries = NodeIter(self.ring, part, self.pool).take_primaries()
+        if len(primaries) >= 2:
+            first, second = primaries[0], primaries[1]
+            loc = Location(first.device, part, account, container, name)
+            other = Location(second.device, part, account, container, name)
+            got, seen = await asyncio.gather(
+                self._attempt(
+                    first, lambda d: self.pool.session(d.server).get_object(loc, start, end)
+                ),
+                self._attempt(
+                    second,
+                    lambda d: self.pool.session(d.server).head_object(other, include_deleted=True),
+                ),
+                return_exceptions=True,
+            )
+            seen_stamp = ""
+            if isinstance(seen, spb.HeadObjectResponse):
+                seen_stamp = seen.object.timestamp
+            elif isinstance(seen, BaseException) and not isinstance(seen, errors.NotFound):
+                seen_stamp = "?"  # unknown: the full path decides
+            if isinstance(got, spb.GetObjectResponse):
+                if seen_stamp != "?" and seen_stamp <= got.header.object.timestamp:
+                    return got.header, _one(got.chunk.data)
+            elif isinstance(got, errors.OutOfRange):
+                if seen_stamp != "?" and not seen_stamp:
+                    raise got
+            elif isinstance(got, errors.Conflict) and got.reason == "USE_GET_OBJECT":
+                header, body = await self.pool.client(first.server).get_object(loc, start, end)
+                if seen_stamp != "?" and seen_stamp <= header.object.timestamp:
+                    return header, body
+                await body.aclose()  # type: ignore[attr-defined]
+        newest, holders = await self.head(account, container, name)
+        failure: BaseException | None = None
+        for device in holders:
+            loc = Location(device.device, part, account, container, name)
+            try:
+                header, body = await self._attempt(device, self._streamer(loc, start, end))
+            except errors.OutOfRange:
+                raise
+            except BaseException as exc:
+                if not node_fault(exc):
+                    raise
+                failure = exc
+                continue
+            if header.object.timestamp == newest.timestamp:
+                return header, body
+            await body.aclose()  # type: ignore[attr-defined]
+        raise failure or errors.Unavailable("no replica could serve the object")
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    if data:
+        yield data
+
+
+class _Feed:
+    """A bounded queue of pieces for one replica's upload stream."""
+
+    def __init__(self, depth: int = 4) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(depth)
+        self.closed = False
+
+    async def put(self, piece: bytes) -> None:
+        if not self.closed:
+            await self.queue.put(piece)
+
+    async def finish(self) -> None:
+        if not self.closed:
+            await self.queue.put(None)
+
+    def close(self) -> None:
+        # The replica's stream ended (failed): drop what is queued so the feeder never blocks.
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        while True:
+            piece = await self.queue.get()
+            if piece is None:
+                return
+            yield piece

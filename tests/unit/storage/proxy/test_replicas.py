@@ -1,0 +1,124 @@
+"""NodeIter order and the quorum logic of ReplicaIO, against fake storage nodes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as spb
+from storage.proxy.placement import NodeIter, NodePool
+from storage.proxy.replicas import ReplicaIO
+from storage.ring import Ring, RingBuilder
+
+
+@pytest.fixture
+def ring(tmp_path: Path) -> Ring:
+    builder = RingBuilder(4, 3, min_part_hours=0)
+    for node in range(4):
+        for device in ("d1", "d2"):
+            builder.add_device(
+                region=1, zone=node + 1, ip="127.0.0.1", port=7000 + node, device=device, weight=1
+            )
+    builder.rebalance()
+    builder.write_ring(tmp_path / "r.ring")
+    return Ring(tmp_path / "r.ring")
+
+
+def test_node_iter_yields_primaries_in_order_then_handoffs(ring: Ring) -> None:
+    part = 5
+    primaries = ring.get_part_nodes(part)
+    handoffs = ring.get_more_nodes(part)
+    nodes = list(NodeIter(ring, part))
+    assert nodes[:3] == primaries
+    assert nodes[3:] == handoffs
+    assert not set(d.id for d in primaries) & set(d.id for d in handoffs)
+
+
+def test_node_iter_tries_suspect_servers_last(ring: Ring) -> None:
+    pool = NodePool("credential-0123456789abcdef")
+    part = 5
+    primaries = ring.get_part_nodes(part)
+    pool.failed(primaries[0].server)
+    order = list(NodeIter(ring, part, pool))
+    # The suspect primary moves behind the healthy primaries but before every handoff.
+    assert order[:3] == [primaries[1], primaries[2], primaries[0]]
+    tail = [d for d in order[3:] if d.server == primaries[0].server]
+    assert order[-len(tail) :] == tail
+
+
+class FakeSession:
+    def __init__(self, node: FakeNodes, server: str) -> None:
+        self.node = node
+        self.server = server
+
+    async def put_object(self, location: Any, timestamp: str, data: bytes, **_: Any) -> Any:
+        self.node.calls.append((self.server, location.device))
+        failure = self.node.failures.get(self.server)
+        if failure is not None:
+            raise failure
+        await asyncio.sleep(0)
+        return spb.ObjectMetadata(object=location.object, timestamp=timestamp, size=len(data))
+
+
+class FakeNodes(NodePool):
+    """A NodePool whose sessions are fakes: per server, succeed or raise a given error."""
+
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        super().__init__("credential-0123456789abcdef")
+        self.failures = failures
+        self.calls: list[tuple[str, str]] = []
+
+    def session(self, address: str) -> Any:
+        return FakeSession(self, address)
+
+
+def put(ring: Ring, pool: FakeNodes) -> spb.ObjectMetadata:
+    io = ReplicaIO(ring, pool, node_timeout=5)
+
+    async def run() -> spb.ObjectMetadata:
+        result = await io.put_small("acct", "cont", "obj", "1732712345.00000_0000", b"data")
+        await io.drain()
+        return result
+
+    return asyncio.run(run())
+
+
+def test_all_primaries_written_and_a_quorum_is_enough(ring: Ring) -> None:
+    pool = FakeNodes({})
+    assert put(ring, pool).size == 4
+    part = ring.get_part("acct", "cont", "obj")
+    assert sorted(pool.calls) == sorted((d.server, d.device) for d in ring.get_part_nodes(part))
+
+
+def test_a_down_primary_is_replaced_by_a_handoff(ring: Ring) -> None:
+    part = ring.get_part("acct", "cont", "obj")
+    down = ring.get_part_nodes(part)[1].server
+    pool = FakeNodes({down: errors.Unavailable("connection refused")})
+    put(ring, pool)
+    written = {(s, d) for s, d in pool.calls if s != down}
+    assert len(written) == 3  # two primaries plus the first handoff not on the down server
+    assert pool.suspect(down)
+
+
+def test_a_client_fault_fails_at_once_and_is_not_retried(ring: Ring) -> None:
+    part = ring.get_part("acct", "cont", "obj")
+    bad = errors.InvalidArgument("checksum", reason="CHECKSUM_MISMATCH")
+    pool = FakeNodes({d.server: bad for d in ring.get_part_nodes(part)})
+    with pytest.raises(errors.InvalidArgument):
+        put(ring, pool)
+    assert len(pool.calls) == 3
+
+
+def test_without_a_quorum_the_write_is_unavailable(ring: Ring) -> None:
+    failures: dict[str, BaseException] = {
+        f"127.0.0.1:{7000 + n}": errors.Unavailable("down") for n in range(4)
+    }
+    pool = FakeNodes(failures)
+    with pytest.raises(errors.Unavailable) as refused:
+        put(ring, pool)
+    assert refused.value.reason == "QUORUM_NOT_REACHED"
+    assert len(pool.calls) == 8  # every primary and every handoff was tried once
