@@ -1,6 +1,6 @@
 """Object store comparison: Cumulo's object proxy against OpenStack Swift, same machine.
 
-Starts a Swift all-in-one (:mod:`bench.swift.aio`: 3 replicas over 4 devices, proxy
+Starts a Swift all-in-one (:mod:`bench.swift_baseline.aio`: 3 replicas over 4 devices, proxy
 and account/container/object servers with 2 workers each, fsync before answering,
 quorum 2 of 3) and a Cumulo all-in-one (``cumulo up --detach`` in a temporary data
 directory), then runs ALTERNATING rounds - Swift, Cumulo, Swift, Cumulo - of the
@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.swift.aio import KEY, USER, SwiftAllInOne, SwiftConfig, install_swift  # noqa: E402
-from bench.swift.client import SwiftBackend  # noqa: E402
+from bench.swift_baseline.aio import KEY, USER, SwiftAllInOne, SwiftConfig, install_swift  # noqa: E402
+from bench.swift_baseline.client import SwiftBackend  # noqa: E402
 from cumulo.loadtest.backend import ObjectBackend  # noqa: E402
 from cumulo.loadtest.runner import Runner, run_prefix  # noqa: E402
 from cumulo.loadtest.sizes import FixedSize, format_size, parse_size  # noqa: E402

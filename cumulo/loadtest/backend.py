@@ -3,7 +3,7 @@
 The runner knows nothing of gRPC or HTTP; a backend turns each operation into calls
 of its protocol.  The Cumulo backend (:mod:`cumulo.loadtest.grpc_backend`) speaks
 ``cumulo.object.v1``; the Swift HTTP backend lives with the benchmark tooling
-(``bench/swift/client.py``), since only the comparison needs it.
+(``bench/swift_baseline/client.py``), since only the comparison needs it.
 
 Contract for every method:
 

@@ -1,4 +1,4 @@
-"""The Swift HTTP backend (bench/swift/client.py) against a tiny Swift-like HTTP server.
+"""The Swift HTTP backend (bench/swift_baseline/client.py) against a tiny Swift-like HTTP server.
 
 No Swift needed: the server below speaks just enough of Swift's API (tempauth's
 /auth/v1.0, object PUT/GET/HEAD/DELETE, JSON container listings) over keep-alive
@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from bench.swift.client import HttpClient, HttpError, SwiftBackend
+from bench.swift_baseline.client import HttpClient, HttpError, SwiftBackend
 from cumulo.loadtest.runner import Runner
 from cumulo.loadtest.sizes import FixedSize
 from cumulo.loadtest.workload import Mix, Op, PhaseSpec, Workload

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from bench.swift.aio import KEY, USER, SwiftAllInOne, SwiftConfig
-from bench.swift.client import SwiftBackend
+from bench.swift_baseline.aio import KEY, USER, SwiftAllInOne, SwiftConfig
+from bench.swift_baseline.client import SwiftBackend
 from cumulo.loadtest.runner import Runner
 from cumulo.loadtest.sizes import parse_sizes
 from cumulo.loadtest.workload import Mix, Op, PhaseSpec, Workload

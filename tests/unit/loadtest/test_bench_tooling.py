@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.objects_compare import TARGETS, summarize
-from bench.swift.aio import SwiftAllInOne, SwiftConfig
+from bench.swift_baseline.aio import SwiftAllInOne, SwiftConfig
 
 
 def row(ops: float, mb: float, p99: float) -> dict[str, Any]:

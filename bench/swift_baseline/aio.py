@@ -21,7 +21,7 @@ exit and on SIGTERM via the context manager) terminates each process group it st
     with SwiftAllInOne(Path("/tmp/swift-aio")) as swift:
         print(swift.auth_url)          # http://127.0.0.1:<port>/auth/v1.0
 
-Run alone: ``python -m bench.swift.aio --hold 60`` starts it, prints the endpoints and
+Run alone: ``python -m bench.swift_baseline.aio --hold 60`` starts it, prints the endpoints and
 holds it for 60 s (or until Ctrl-C), then tears everything down.
 """
 
