@@ -24,7 +24,7 @@ from cumulo.containerserver.v1 import containerserver_pb2 as pb
 from cumulo.containerserver.v1 import containerserver_pb2_grpc
 from cumulo.rpc.status import code_for
 from storage.container.index import IndexShard, Row, ShardCache, Stats, shard_file, shard_key
-from storage.container.merge import merge_listings
+from storage.container.merge import list_grouped, merge_listings
 from storage.names import validate_account, validate_container, validate_object
 
 log = logging.getLogger("cumulo.storage.container")
@@ -133,6 +133,19 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
         if not 1 <= request.limit <= MAX_LIST:
             raise errors.InvalidArgument(f"limit must be 1-{MAX_LIST}", field="limit")
         limit = request.limit
+        if request.delimiter:
+            located = [self._locate(ref) for ref in request.shards]
+            if not located:
+                return pb.ListIndexResponse()
+
+            def grouped() -> tuple[list[Row], bool]:
+                shards = [self._open(path, key, False) for _, path, key in located]
+                return list_grouped(
+                    shards, request.prefix, request.marker, request.delimiter, limit
+                )
+
+            rows, truncated = await self._run(located[0][0], grouped)
+            return pb.ListIndexResponse(rows=[row_message(r) for r in rows], truncated=truncated)
 
         async def one(ref: pb.ShardRef) -> tuple[list[Row], bool]:
             device, path, key = self._locate(ref)
