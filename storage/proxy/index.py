@@ -250,19 +250,15 @@ class IndexClient:
                 counts[shard] += 1
         return answers, counts
 
-    async def _read(self, shards: Sequence[ShardId], call: Any) -> list[tuple[Any, list[ShardId]]]:
+    async def _read(self, shards: Sequence[ShardId], call: Any) -> list[Any]:
         """Read a quorum of every shard's replicas: primaries, then handoffs where short."""
         iters = {s: NodeIter(self.ring, self.part_of(s), self.pool) for s in shards}
         wanted = {s: [(d, it.part) for d in it.take_primaries()] for s, it in iters.items()}
-        collected: list[tuple[Any, list[ShardId]]] = []
+        collected: list[Any] = []
         read: dict[ShardId, int] = defaultdict(int)
         while wanted:
             answers, counts = await self._ask_nodes(wanted, call)
-            for address, answer in answers.items():
-                covered = [
-                    s for s, places in wanted.items() if any(d.server == address for d, _ in places)
-                ]
-                collected.append((answer, covered))
+            collected.extend(answers.values())
             for shard, count in counts.items():
                 read[shard] += count
             short = {s: self.quorum - read[s] for s in wanted if read[s] < self.quorum}
@@ -305,7 +301,7 @@ class IndexClient:
             )
 
         collected = await self._read(shards, call)
-        lists = [([row_from(r) for r in answer.rows], answer.truncated) for answer, _ in collected]
+        lists = [([row_from(r) for r in answer.rows], answer.truncated) for answer in collected]
         frontier = group_frontier(lists, prefix, delimiter) if delimiter else {}
         merged, truncated = merge_listings(lists, limit)
         return merged, truncated, frontier
@@ -323,7 +319,7 @@ class IndexClient:
 
         collected = await self._read(shards, call)
         best: dict[ShardId, ipb.ShardStats] = {}
-        for (refs, response), _ in collected:
+        for refs, response in collected:
             for ref, stats in zip(refs, response.stats, strict=False):
                 shard = ShardId(ref.account, ref.container, ref.shard)
                 current = best.get(shard)
