@@ -4,8 +4,8 @@ Fills the index shards of one container directly (bulk SQLite inserts into the
 shard files, at the paths a storage node uses), then times what a node does for a
 ListObjects page - ``ContainerServerServicer.ListIndex`` over all the container's
 shards (one SQLite range scan per shard, merged) - and the proxy's page logic on
-top (``list_page`` with tombstone skipping and the delimiter), plus the container
-statistics.  Prints one JSON object.
+top (``list_page`` with tombstone skipping and the delimiter, which is pushed down to
+the node as in production), plus the container statistics.  Prints one JSON object.
 
     python bench/listing.py --objects 1000000 --shards 8
     python bench/listing.py --objects 10000000 --shards 16     # ~10 min to fill here
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cumulo.containerserver.v1 import containerserver_pb2 as ipb
 from storage.container.index import IndexShard, Row, shard_file, shard_key
-from storage.container.merge import merge_listings
+from storage.container.merge import group_frontier, merge_listings
 from storage.container.server import ContainerServerServicer, IndexDevice, row_from
 from storage.proxy.index import shard_of
 from storage.proxy.listing import list_page
@@ -80,12 +80,19 @@ async def measure(
         for s in range(shards)
     ]
 
-    async def fetch(prefix: str, marker: str, limit: int) -> tuple[list[Row], bool]:
-        request = ipb.ListIndexRequest(shards=refs, prefix=prefix, marker=marker, limit=limit)
+    async def fetch(
+        prefix: str, marker: str, limit: int, delimiter: str
+    ) -> tuple[list[Row], bool, dict[str, str]]:
+        request = ipb.ListIndexRequest(
+            shards=refs, prefix=prefix, marker=marker, limit=limit, delimiter=delimiter
+        )
         response = await servicer.ListIndex(request, None)  # type: ignore[arg-type]
         # What the proxy does with three replicas' answers (here: the same one three times).
         rows = [row_from(r) for r in response.rows]
-        return merge_listings([(rows, response.truncated)] * 3, limit)
+        lists = [(rows, response.truncated)] * 3
+        frontier = group_frontier(lists, prefix, delimiter) if delimiter else {}
+        merged, truncated = merge_listings(lists, limit)
+        return merged, truncated, frontier
 
     async def timed(label: str, page: object) -> tuple[str, dict[str, float]]:
         samples = []
@@ -104,7 +111,7 @@ async def measure(
     def page(prefix: str = "", marker: str = "", delimiter: str = "", limit: int = 1000) -> object:
         async def run() -> object:
             return await list_page(
-                lambda cursor, n: fetch(prefix, cursor, n),
+                lambda cursor, n: fetch(prefix, cursor, n, delimiter),
                 prefix=prefix,
                 delimiter=delimiter,
                 marker=marker,

@@ -370,6 +370,12 @@ class ObjectServerSession:
         request = pb.DeleteObjectRequest(location=location.message(), timestamp=timestamp)
         return (await self._request(delete=request)).delete
 
+    def abort(self) -> None:
+        """End the stream now; requests in flight fail (shutdown)."""
+        if not self._reader.done():
+            self._reader.cancel()
+        self._call.cancel()
+
     async def close(self) -> None:
         """Finish the stream after the requests in flight were answered."""
         with contextlib.suppress(grpc.RpcError):

@@ -35,7 +35,7 @@ from cumulo import errors
 from cumulo.containerserver.v1 import containerserver_pb2 as ipb
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
 from storage.container.index import Row
-from storage.container.merge import merge_listings
+from storage.container.merge import group_frontier, merge_listings
 from storage.container.server import row_from, row_message
 from storage.object.store import xxh3_of
 from storage.proxy.placement import NodeIter, NodePool
@@ -46,6 +46,7 @@ from storage.ring.devices import Device
 log = logging.getLogger("cumulo.storage.proxy.index")
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+Rows = list[Row]  # (a name: IndexClient.list shadows the builtin inside the class)
 #: Updates per UpdateIndex call at most.
 _MAX_BATCH = 512
 
@@ -249,19 +250,15 @@ class IndexClient:
                 counts[shard] += 1
         return answers, counts
 
-    async def _read(self, shards: Sequence[ShardId], call: Any) -> list[tuple[Any, list[ShardId]]]:
+    async def _read(self, shards: Sequence[ShardId], call: Any) -> list[Any]:
         """Read a quorum of every shard's replicas: primaries, then handoffs where short."""
         iters = {s: NodeIter(self.ring, self.part_of(s), self.pool) for s in shards}
         wanted = {s: [(d, it.part) for d in it.take_primaries()] for s, it in iters.items()}
-        collected: list[tuple[Any, list[ShardId]]] = []
+        collected: list[Any] = []
         read: dict[ShardId, int] = defaultdict(int)
         while wanted:
             answers, counts = await self._ask_nodes(wanted, call)
-            for address, answer in answers.items():
-                covered = [
-                    s for s, places in wanted.items() if any(d.server == address for d, _ in places)
-                ]
-                collected.append((answer, covered))
+            collected.extend(answers.values())
             for shard, count in counts.items():
                 read[shard] += count
             short = {s: self.quorum - read[s] for s in wanted if read[s] < self.quorum}
@@ -284,17 +281,30 @@ class IndexClient:
         self, shards: Sequence[ShardId], prefix: str, marker: str, limit: int
     ) -> tuple[list[Row], bool]:
         """Merged rows (tombstones included) of ``shards`` after ``marker``; see module doc."""
+        rows, truncated, _ = await self.list_grouped(shards, prefix, marker, limit, "")
+        return rows, truncated
+
+    async def list_grouped(
+        self, shards: Sequence[ShardId], prefix: str, marker: str, limit: int, delimiter: str
+    ) -> tuple[Rows, bool, dict[str, str]]:
+        """As :meth:`list`; with a delimiter the nodes return each group only up to their
+        first live row in it, and the third value is each group's *frontier*: the smallest
+        such row over the nodes that stopped early.  Up to its frontier a group's merged
+        rows are exact; beyond it they are not (see storage/proxy/listing.py)."""
 
         async def call(address: str, refs: list[ipb.ShardRef]) -> ipb.ListIndexResponse:
+            request = ipb.ListIndexRequest(
+                shards=refs, prefix=prefix, marker=marker, limit=limit, delimiter=delimiter
+            )
             return await self.pool.index(address).ListIndex(
-                ipb.ListIndexRequest(shards=refs, prefix=prefix, marker=marker, limit=limit),
-                metadata=self.pool.credential_metadata(address),
-                timeout=self.node_timeout,
+                request, metadata=self.pool.credential_metadata(address), timeout=self.node_timeout
             )
 
         collected = await self._read(shards, call)
-        lists = [([row_from(r) for r in answer.rows], answer.truncated) for answer, _ in collected]
-        return merge_listings(lists, limit)
+        lists = [([row_from(r) for r in answer.rows], answer.truncated) for answer in collected]
+        frontier = group_frontier(lists, prefix, delimiter) if delimiter else {}
+        merged, truncated = merge_listings(lists, limit)
+        return merged, truncated, frontier
 
     async def stats(self, shards: Sequence[ShardId]) -> dict[ShardId, tuple[int, int]]:
         """Per shard: (object count, bytes) from its freshest replica that answered."""
@@ -309,7 +319,7 @@ class IndexClient:
 
         collected = await self._read(shards, call)
         best: dict[ShardId, ipb.ShardStats] = {}
-        for (refs, response), _ in collected:
+        for refs, response in collected:
             for ref, stats in zip(refs, response.stats, strict=False):
                 shard = ShardId(ref.account, ref.container, ref.shard)
                 current = best.get(shard)

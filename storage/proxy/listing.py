@@ -10,6 +10,14 @@ Rules, as in Swift:
   delimiter after it is rolled into the common prefix ending at that delimiter; the
   prefix is one entry, and every other name under it is skipped without being listed
   (the next fetch starts after the whole prefix);
+* delimiter push-down: the nodes return each group only up to their first live row in
+  it, so one call covers many groups however many objects each holds.  Replicas may
+  disagree (a node that missed a delete still has the row live), so the merged rows of
+  a group are exact only up to its *frontier* - the smallest row at which some node
+  stopped early: every node reported all it has up to there.  A group is listed when a
+  merged row up to its frontier is live; a row past the frontier, or a group dead up to
+  its frontier, makes the next fetch start at the frontier (progress: the frontier is a
+  row of this answer, after the cursor);
 * a page holds at most ``limit`` entries (objects and prefixes together); when it is
   full, the page token encodes the last entry so the next page continues right after
   it - after the whole prefix when the last entry was one.
@@ -24,6 +32,7 @@ import binascii
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cumulo import errors
 from storage.container.index import Row
@@ -31,7 +40,9 @@ from storage.container.index import Row
 #: Sorts after every character a name may contain, so "p" + MAX_CHAR skips everything under "p".
 MAX_CHAR = chr(0x10FFFF)
 
-Fetch = Callable[[str, int], Awaitable[tuple[list[Row], bool]]]
+#: ``fetch(marker, n) -> (rows, truncated)`` or ``(rows, truncated, frontier)`` (see
+#: IndexClient.list_grouped): merged index rows after ``marker``.
+Fetch = Callable[[str, int], Awaitable[tuple[Any, ...]]]
 
 
 @dataclass
@@ -76,29 +87,55 @@ async def list_page(
     cursor = marker + MAX_CHAR if marker_is_prefix else marker
     batch = min(max(limit + 16, 100), 10_000)
     while True:
-        rows, truncated = await fetch(cursor, batch)
+        answer = await fetch(cursor, batch)
+        rows, truncated = answer[0], answer[1]
+        frontier: dict[str, str] = answer[2] if len(answer) > 2 else {}  # type: ignore[misc]
+        refetch: str | None = None
+        pending = ""  # a group met in this batch, not listed yet
         for row in rows:
             if skip and row.name.startswith(skip):
                 continue
             skip = ""
-            if row.deleted:
-                continue
+            if pending and not row.name.startswith(pending):
+                if pending in frontier:  # dead up to its frontier; beyond it, ask again
+                    refetch = frontier[pending]
+                    break
+                pending = ""
+            common = ""
             if delimiter:
                 at = row.name.find(delimiter, len(prefix))
                 if at >= 0:
                     common = row.name[: at + len(delimiter)]
-                    page.prefixes.append(common)
-                    page.order.append(common)
-                    skip = common
-                    if len(page.order) == limit:
-                        page.next_token = encode_token(common, True)
-                        return page
-                    continue
+                    if common in frontier and row.name > frontier[common]:
+                        refetch = frontier[common]
+                        break
+            if row.deleted:
+                pending = common
+                continue
+            if common:
+                page.prefixes.append(common)
+                page.order.append(common)
+                skip = common
+                pending = ""
+                if len(page.order) == limit:
+                    page.next_token = encode_token(common, True)
+                    return page
+                continue
             page.objects.append(row)
             page.order.append(row.name)
             if len(page.order) == limit:
                 page.next_token = encode_token(row.name, False)
                 return page
+        else:
+            if pending and pending in frontier:
+                # Continue at the frontier - unless this answer was cut before it (then the
+                # rows between are still to come, from the last row on).
+                refetch = frontier[pending]
+                if truncated and rows and rows[-1].name < refetch:
+                    refetch = rows[-1].name
+        if refetch is not None:
+            cursor = refetch
+            continue
         if not truncated or not rows:
             return page
         cursor = rows[-1].name

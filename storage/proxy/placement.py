@@ -68,10 +68,6 @@ class NodePool:
             self._index[address] = stub
         return stub
 
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        return next(iter(self._clients.values())).metadata if self._clients else ()
-
     def credential_metadata(self, address: str) -> tuple[tuple[str, str], ...]:
         return self.client(address).metadata  # type: ignore[return-value]
 
@@ -88,8 +84,7 @@ class NodePool:
 
     async def close(self) -> None:
         for session in list(self._sessions.values()):
-            if not session.ended:
-                session._reader.cancel()
+            session.abort()
         for client in self._clients.values():
             await client.close()
         self._clients.clear()

@@ -20,7 +20,8 @@ reads from the first primary while asking the second for its version; when the
 second knows nothing newer, the first's bytes are served (with W=2 of N=3, two
 replicas always include one that saw the last acknowledged write).  Otherwise it
 falls back to a full :meth:`head` and reads from a replica holding the newest
-version.
+version.  A streamed read whose node fails mid-way resumes at the same byte on another
+replica of the same version.
 """
 
 from __future__ import annotations
@@ -425,10 +426,17 @@ class ReplicaIO:
                 if seen_stamp != "?" and not seen_stamp:
                     raise got
             elif isinstance(got, errors.Conflict) and got.reason == "USE_GET_OBJECT":
-                header, body = await self.pool.client(first.server).get_object(loc, start, end)
-                if seen_stamp != "?" and seen_stamp <= header.object.timestamp:
-                    return header, body
-                await body.aclose()  # type: ignore[attr-defined]
+                try:
+                    header, body = await self._attempt(first, self._streamer(loc, start, end))
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    if not node_fault(exc):
+                        raise
+                else:
+                    if seen_stamp != "?" and seen_stamp <= header.object.timestamp:
+                        return header, self._resuming(account, container, name, first, header, body)
+                    await body.aclose()  # type: ignore[attr-defined]
         newest, holders = await self.head(account, container, name)
         failure: BaseException | None = None
         for device in holders:
@@ -443,9 +451,73 @@ class ReplicaIO:
                 failure = exc
                 continue
             if header.object.timestamp == newest.timestamp:
-                return header, body
+                return header, self._resuming(account, container, name, device, header, body)
             await body.aclose()  # type: ignore[attr-defined]
         raise failure or errors.Unavailable("no replica could serve the object")
+
+    async def _resuming(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        device: Device,
+        header: spb.GetObjectHeader,
+        body: AsyncIterator[bytes],
+    ) -> AsyncIterator[bytes]:
+        """``body``; if its node fails mid-stream, the rest from another replica of the same
+        version (the client sees one uninterrupted stream, as with Swift's proxy)."""
+        part = self.ring.get_part(account, container, name)
+        offset, end, version = header.start, header.end, header.object.timestamp
+        tried = {device.id}
+        current: AsyncIterator[bytes] | None = body
+        try:
+            while True:
+                assert current is not None
+                try:
+                    async for piece in current:
+                        offset += len(piece)
+                        yield piece
+                    return
+                except Exception as exc:
+                    if not node_fault(exc) or offset >= end:
+                        raise
+                    self.pool.failed(device.server)
+                    failure: BaseException = exc
+                await current.aclose()  # type: ignore[attr-defined]
+                current = None
+                _, holders = await self.head(account, container, name)
+                for candidate in holders:
+                    if candidate.id in tried:
+                        continue
+                    tried.add(candidate.id)
+                    loc = Location(candidate.device, part, account, container, name)
+                    try:
+                        resumed, rest = await self._attempt(
+                            candidate, self._streamer(loc, offset, end)
+                        )
+                    except Exception as exc:
+                        if not node_fault(exc):
+                            raise
+                        continue
+                    if resumed.object.timestamp != version:
+                        await rest.aclose()  # type: ignore[attr-defined]
+                        continue
+                    log.warning(
+                        "GET %s/%s/%s resumed at byte %d on %s after: %s",
+                        account,
+                        container,
+                        name,
+                        offset,
+                        candidate.server,
+                        failure,
+                    )
+                    device, current = candidate, rest
+                    break
+                else:
+                    raise failure
+        finally:
+            if current is not None:
+                await current.aclose()  # type: ignore[attr-defined]
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

@@ -620,7 +620,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         shards = record.shard_ids(account)
 
         async def fetch(cursor: str, count: int) -> Any:
-            return await self.index.list(shards, prefix, cursor, count)
+            return await self.index.list_grouped(shards, prefix, cursor, count, delimiter)
 
         page = await list_page(
             fetch,

@@ -106,6 +106,18 @@ def test_cli_round_trip(cloud, tmp_path: Path) -> None:  # type: ignore[no-untyp
     assert missing.returncode == 1 and "not found" in missing.stderr
     refused = cumulo(env, "container", "delete", "photos")
     assert refused.returncode == 1 and "still holds" in refused.stderr
+    changed = json.loads(
+        cumulo(env, "--json", "container", "set", "photos", "owner=", "tier=gold").stdout
+    )
+    assert changed["metadata"] == {"tier": "gold"}
+    account = json.loads(cumulo(env, "--json", "container", "account").stdout)
+    assert int(account["container_count"]) >= 1 and int(account["object_count"]) >= 2
+    listed = cumulo(env, "container", "list")
+    assert "photos" in listed.stdout and "SHARDS" in listed.stdout
+    assert cumulo(env, "container", "create", "empty").returncode == 0
+    assert cumulo(env, "container", "delete", "empty").returncode == 0
+    bad = cumulo(env, "object", "put", "photos", "a/../b", str(source))
+    assert bad.returncode == 1 and "error" in bad.stderr
 
 
 def _node_pid(devices_root: Path) -> int:

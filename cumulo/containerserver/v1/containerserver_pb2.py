@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/cumulo/containerserver/v1/containerserver.proto\x12\x19\x63umulo.containerserver.v1\"`\n\x08ShardRef\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\r\n\x05shard\x18\x05 \x01(\r\"}\n\x08IndexRow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\r\n\x05\x65xtra\x18\x07 \x01(\x0c\"t\n\x0bShardUpdate\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x31\n\x04rows\x18\x02 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"M\n\x12UpdateIndexRequest\x12\x37\n\x07updates\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardUpdate\",\n\x0bShardResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"N\n\x13UpdateIndexResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardResult\"v\n\x10ListIndexRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x0e\n\x06marker\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\"Y\n\x11ListIndexResponse\x12\x31\n\x04rows\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"K\n\x14GetIndexStatsRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\"]\n\nShardStats\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x14\n\x0cobject_count\x18\x02 \x01(\x04\x12\x12\n\nbytes_used\x18\x03 \x01(\x04\x12\x15\n\rmax_timestamp\x18\x04 \x01(\t\"M\n\x15GetIndexStatsResponse\x12\x34\n\x05stats\x18\x01 \x03(\x0b\x32%.cumulo.containerserver.v1.ShardStats2\xe2\x02\n\x16\x43ontainerServerService\x12l\n\x0bUpdateIndex\x12-.cumulo.containerserver.v1.UpdateIndexRequest\x1a..cumulo.containerserver.v1.UpdateIndexResponse\x12\x66\n\tListIndex\x12+.cumulo.containerserver.v1.ListIndexRequest\x1a,.cumulo.containerserver.v1.ListIndexResponse\x12r\n\rGetIndexStats\x12/.cumulo.containerserver.v1.GetIndexStatsRequest\x1a\x30.cumulo.containerserver.v1.GetIndexStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/cumulo/containerserver/v1/containerserver.proto\x12\x19\x63umulo.containerserver.v1\"`\n\x08ShardRef\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\r\n\x05shard\x18\x05 \x01(\r\"}\n\x08IndexRow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\r\n\x05\x65xtra\x18\x07 \x01(\x0c\"t\n\x0bShardUpdate\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x31\n\x04rows\x18\x02 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"M\n\x12UpdateIndexRequest\x12\x37\n\x07updates\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardUpdate\",\n\x0bShardResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"N\n\x13UpdateIndexResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardResult\"\x89\x01\n\x10ListIndexRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x0e\n\x06marker\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x11\n\tdelimiter\x18\x05 \x01(\t\"Y\n\x11ListIndexResponse\x12\x31\n\x04rows\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"K\n\x14GetIndexStatsRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\"]\n\nShardStats\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x14\n\x0cobject_count\x18\x02 \x01(\x04\x12\x12\n\nbytes_used\x18\x03 \x01(\x04\x12\x15\n\rmax_timestamp\x18\x04 \x01(\t\"M\n\x15GetIndexStatsResponse\x12\x34\n\x05stats\x18\x01 \x03(\x0b\x32%.cumulo.containerserver.v1.ShardStats2\xe2\x02\n\x16\x43ontainerServerService\x12l\n\x0bUpdateIndex\x12-.cumulo.containerserver.v1.UpdateIndexRequest\x1a..cumulo.containerserver.v1.UpdateIndexResponse\x12\x66\n\tListIndex\x12+.cumulo.containerserver.v1.ListIndexRequest\x1a,.cumulo.containerserver.v1.ListIndexResponse\x12r\n\rGetIndexStats\x12/.cumulo.containerserver.v1.GetIndexStatsRequest\x1a\x30.cumulo.containerserver.v1.GetIndexStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,16 +43,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHARDRESULT']._serialized_end=544
   _globals['_UPDATEINDEXRESPONSE']._serialized_start=546
   _globals['_UPDATEINDEXRESPONSE']._serialized_end=624
-  _globals['_LISTINDEXREQUEST']._serialized_start=626
-  _globals['_LISTINDEXREQUEST']._serialized_end=744
-  _globals['_LISTINDEXRESPONSE']._serialized_start=746
-  _globals['_LISTINDEXRESPONSE']._serialized_end=835
-  _globals['_GETINDEXSTATSREQUEST']._serialized_start=837
-  _globals['_GETINDEXSTATSREQUEST']._serialized_end=912
-  _globals['_SHARDSTATS']._serialized_start=914
-  _globals['_SHARDSTATS']._serialized_end=1007
-  _globals['_GETINDEXSTATSRESPONSE']._serialized_start=1009
-  _globals['_GETINDEXSTATSRESPONSE']._serialized_end=1086
-  _globals['_CONTAINERSERVERSERVICE']._serialized_start=1089
-  _globals['_CONTAINERSERVERSERVICE']._serialized_end=1443
+  _globals['_LISTINDEXREQUEST']._serialized_start=627
+  _globals['_LISTINDEXREQUEST']._serialized_end=764
+  _globals['_LISTINDEXRESPONSE']._serialized_start=766
+  _globals['_LISTINDEXRESPONSE']._serialized_end=855
+  _globals['_GETINDEXSTATSREQUEST']._serialized_start=857
+  _globals['_GETINDEXSTATSREQUEST']._serialized_end=932
+  _globals['_SHARDSTATS']._serialized_start=934
+  _globals['_SHARDSTATS']._serialized_end=1027
+  _globals['_GETINDEXSTATSRESPONSE']._serialized_start=1029
+  _globals['_GETINDEXSTATSRESPONSE']._serialized_end=1106
+  _globals['_CONTAINERSERVERSERVICE']._serialized_start=1109
+  _globals['_CONTAINERSERVERSERVICE']._serialized_end=1463
 # @@protoc_insertion_point(module_scope)

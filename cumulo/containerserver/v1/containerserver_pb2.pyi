@@ -67,16 +67,18 @@ class UpdateIndexResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ShardResult, _Mapping]]] = ...) -> None: ...
 
 class ListIndexRequest(_message.Message):
-    __slots__ = ("shards", "prefix", "marker", "limit")
+    __slots__ = ("shards", "prefix", "marker", "limit", "delimiter")
     SHARDS_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     MARKER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
     shards: _containers.RepeatedCompositeFieldContainer[ShardRef]
     prefix: str
     marker: str
     limit: int
-    def __init__(self, shards: _Optional[_Iterable[_Union[ShardRef, _Mapping]]] = ..., prefix: _Optional[str] = ..., marker: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    delimiter: str
+    def __init__(self, shards: _Optional[_Iterable[_Union[ShardRef, _Mapping]]] = ..., prefix: _Optional[str] = ..., marker: _Optional[str] = ..., limit: _Optional[int] = ..., delimiter: _Optional[str] = ...) -> None: ...
 
 class ListIndexResponse(_message.Message):
     __slots__ = ("rows", "truncated")

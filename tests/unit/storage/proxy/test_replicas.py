@@ -122,3 +122,67 @@ def test_without_a_quorum_the_write_is_unavailable(ring: Ring) -> None:
         put(ring, pool)
     assert refused.value.reason == "QUORUM_NOT_REACHED"
     assert len(pool.calls) == 8  # every primary and every handoff was tried once
+
+
+VERSION = "1732712345.00000_0000"
+BIG = bytes(range(256)) * 12_000  # ~3 MiB: too large for a session GET
+
+
+class FakeStreamingNodes(FakeNodes):
+    """Sessions answer HEAD and refuse GETs as too large; streams fail mid-way on ``broken``."""
+
+    def __init__(self, broken: set[str]) -> None:
+        super().__init__({})
+        self.broken = broken
+        self.streams: list[tuple[str, int]] = []
+
+    def session(self, address: str) -> Any:
+        class Session:
+            async def get_object(self, location: Any, start: Any, end: Any) -> Any:
+                raise errors.Conflict("too large", reason="USE_GET_OBJECT")
+
+            async def head_object(self, location: Any, include_deleted: bool = False) -> Any:
+                return spb.HeadObjectResponse(
+                    object=spb.ObjectMetadata(timestamp=VERSION, size=len(BIG))
+                )
+
+        return Session()
+
+    def client(self, address: str) -> Any:
+        nodes = self
+
+        class Client:
+            async def get_object(self, location: Any, start: Any, end: Any) -> Any:
+                first = start or 0
+                last = len(BIG) if end is None else end
+                nodes.streams.append((address, first))
+                header = spb.GetObjectHeader(
+                    object=spb.ObjectMetadata(timestamp=VERSION, size=len(BIG)),
+                    start=first,
+                    end=last,
+                )
+
+                async def body() -> Any:
+                    for at in range(first, last, 1 << 20):
+                        if address in nodes.broken and at > first:
+                            raise errors.Unavailable("connection reset")
+                        yield BIG[at : min(at + (1 << 20), last)]
+
+                return header, body()
+
+        return Client()
+
+
+def test_a_get_resumes_on_another_replica_when_its_node_fails(ring: Ring) -> None:
+    part = ring.get_part("acct", "cont", "obj")
+    first = ring.get_part_nodes(part)[0].server
+    pool = FakeStreamingNodes({first})
+    io = ReplicaIO(ring, pool, node_timeout=5)
+
+    async def run() -> bytes:
+        _header, body = await io.get("acct", "cont", "obj")
+        return b"".join([piece async for piece in body])
+
+    assert asyncio.run(run()) == BIG
+    assert pool.streams[0] == (first, 0)
+    assert pool.streams[-1][0] != first and pool.streams[-1][1] == 1 << 20  # resumed there
