@@ -19,9 +19,7 @@ mapped to status codes like any other.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -30,6 +28,7 @@ from grpc import aio
 from controller.identity.caller import CALLER, Caller
 from controller.policy import POLICY, Rule, authorize
 from cumulo import errors
+from cumulo.rpc.handlers import binding, wrap_handler_in
 
 AUTHORIZATION_KEY = "authorization"
 
@@ -88,52 +87,7 @@ class AuthInterceptor(aio.ServerInterceptor):
     def _wrap(
         self, handler: grpc.RpcMethodHandler, method: str, rule: Rule | None
     ) -> grpc.RpcMethodHandler:
-        check = self._check
+        def resolve(context: aio.ServicerContext) -> Awaitable[Any]:
+            return self._check(method, rule, context)
 
-        def unary_response(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
-            async def handle(request: Any, context: aio.ServicerContext) -> Any:
-                token = CALLER.set(await check(method, rule, context))
-                try:
-                    return await behavior(request, context)
-                finally:
-                    with contextlib.suppress(ValueError):
-                        CALLER.reset(token)
-
-            return handle
-
-        def stream_response(behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
-            async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                token = CALLER.set(await check(method, rule, context))
-                try:
-                    result = behavior(request, context)
-                    if inspect.isasyncgen(result):
-                        async for item in result:
-                            yield item
-                    else:
-                        await result
-                finally:
-                    with contextlib.suppress(ValueError):
-                        CALLER.reset(token)
-
-            return handle
-
-        # Keep the deserializer: ApiInterceptor, outside us, parses requests with it.
-        options = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                unary_response(handler.unary_unary), **options
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                unary_response(handler.stream_unary), **options
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                stream_response(handler.unary_stream), **options
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            stream_response(handler.stream_stream), **options
-        )
+        return wrap_handler_in(handler, binding(CALLER, resolve))

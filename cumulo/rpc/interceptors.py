@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import inspect
 import logging
 import re
 import time
@@ -32,6 +31,7 @@ import grpc
 from grpc import aio
 
 from cumulo import errors
+from cumulo.rpc.handlers import wrap_handler_in
 from cumulo.rpc.status import DETAILS_KEY, status_for
 
 log = logging.getLogger("cumulo.rpc")
@@ -141,76 +141,16 @@ async def _parsed_stream(
         yield _parse(deserializer, raw, method)
 
 
-def _parsed_request(
-    request: Any, deserializer: Deserializer | None, method: str, streaming: bool
-) -> Any:
-    if streaming:
-        return _parsed_stream(request, deserializer, method)
-    return _parse(deserializer, request, method)
-
-
-def _wrap_unary_response(
-    behavior: Callable[..., Awaitable[Any]],
-    method: str,
-    deserializer: Deserializer | None,
-    streaming_request: bool,
-) -> Callable[..., Awaitable[Any]]:
-    async def handle(request: Any, context: aio.ServicerContext) -> Any:
-        async with _Call(method, context):
-            request = _parsed_request(request, deserializer, method, streaming_request)
-            return await behavior(request, context)
-
-    return handle
-
-
-def _wrap_stream_response(
-    behavior: Callable[..., Any],
-    method: str,
-    deserializer: Deserializer | None,
-    streaming_request: bool,
-) -> Callable[..., AsyncIterator[Any]]:
-    async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-        async with _Call(method, context):
-            request = _parsed_request(request, deserializer, method, streaming_request)
-            result = behavior(request, context)
-            if inspect.isasyncgen(result):
-                try:
-                    async for item in result:
-                        yield item
-                finally:
-                    # When the client cancels, this generator is closed; close the
-                    # handler's too, now, so its clean-up (open files, in-flight work)
-                    # runs at once rather than whenever it is garbage-collected.
-                    await result.aclose()
-            else:
-                await result  # a handler that writes with context.write()
-
-    return handle
-
-
 def wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     """Return ``handler`` with request ids, parsing, error mapping and logging added."""
     deserializer = handler.request_deserializer
-    serializer = handler.response_serializer
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary_response(handler.unary_unary, method, deserializer, False),
-            response_serializer=serializer,
-        )
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(
-            _wrap_unary_response(handler.stream_unary, method, deserializer, True),
-            response_serializer=serializer,
-        )
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(
-            _wrap_stream_response(handler.unary_stream, method, deserializer, False),
-            response_serializer=serializer,
-        )
-    return grpc.stream_stream_rpc_method_handler(
-        _wrap_stream_response(handler.stream_stream, method, deserializer, True),
-        response_serializer=serializer,
-    )
+
+    def parse(request: Any, streaming: bool) -> Any:
+        if streaming:
+            return _parsed_stream(request, deserializer, method)
+        return _parse(deserializer, request, method)
+
+    return wrap_handler_in(handler, lambda context: _Call(method, context), parse)
 
 
 class ApiInterceptor(aio.ServerInterceptor):

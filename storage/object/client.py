@@ -255,6 +255,10 @@ def _session_failure(error: pb.SessionError) -> errors.CumuloError:
     )
 
 
+#: How long a failed write waits for the stream's real status before giving up on it.
+STATUS_WAIT_SECONDS = 5.0
+
+
 class ObjectServerSession:
     """Small requests multiplexed over one ``RunSession`` stream (cheaper than one call each).
 
@@ -310,6 +314,13 @@ class ObjectServerSession:
             async with self._write_lock:
                 await self._call.write(pb.SessionRequest(id=request_id, **operation))
         except grpc.RpcError as exc:
+            # A write fails when the server has already ended the stream (a refused
+            # credential, say); grpcio then reports a generic core error here, while
+            # the server's real status reaches the reader.  Report that one.
+            await asyncio.wait({self._reader}, timeout=STATUS_WAIT_SECONDS)
+            failure = future.exception() if future.done() else None
+            if failure is not None:
+                raise failure from None
             self._waiting.pop(request_id, None)
             raise error_from_rpc(exc) from None
         response = await future

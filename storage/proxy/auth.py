@@ -24,11 +24,9 @@ talks to the controller only over its public API (``storage`` stands alone).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
-import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +35,7 @@ from grpc import aio
 
 from cumulo import errors
 from cumulo.identity.v1 import identity_pb2, identity_pb2_grpc
+from cumulo.rpc.handlers import binding, wrap_handler_in
 from cumulo.rpc.status import error_from_rpc
 
 AUTHORIZATION_KEY = "authorization"
@@ -253,54 +252,7 @@ class ProxyAuthInterceptor(aio.ServerInterceptor):
         return self._wrap(handler, method)
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-        check = self._check
+        def resolve(context: aio.ServicerContext) -> Awaitable[Any]:
+            return self._check(method, context)
 
-        def unary_response(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
-            async def handle(request: Any, context: aio.ServicerContext) -> Any:
-                token = CALLER.set(await check(method, context))
-                try:
-                    return await behavior(request, context)
-                finally:
-                    with contextlib.suppress(ValueError):
-                        CALLER.reset(token)
-
-            return handle
-
-        def stream_response(behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
-            async def handle(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                token = CALLER.set(await check(method, context))
-                try:
-                    result = behavior(request, context)
-                    if inspect.isasyncgen(result):
-                        try:
-                            async for item in result:
-                                yield item
-                        finally:
-                            await result.aclose()
-                    else:
-                        await result
-                finally:
-                    with contextlib.suppress(ValueError):
-                        CALLER.reset(token)
-
-            return handle
-
-        options = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                unary_response(handler.unary_unary), **options
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                unary_response(handler.stream_unary), **options
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                stream_response(handler.unary_stream), **options
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            stream_response(handler.stream_stream), **options
-        )
+        return wrap_handler_in(handler, binding(CALLER, resolve))

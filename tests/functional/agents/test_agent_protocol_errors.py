@@ -130,8 +130,9 @@ def test_bad_credentials_are_unauthenticated(
         "wrong-secret": f"{node_id}.{'x' * len(secret)}",
         "unknown-node": f"{uuid.uuid4()}.{secret}",
     }[which]
+    # Refused on the metadata, before any message: send nothing, so the refusal cannot
+    # race the client's own send (grpcio then reports "Internal error from Core").
     stream = RawStream(background_loop, harness.address, given)
-    stream.send(register=agent_pb2.Register())
     error = stream.failure()
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "credential" in error.details()
@@ -142,7 +143,6 @@ def test_revoked_credential_is_unauthenticated(
 ) -> None:
     client.nodes.revoke("raw")
     stream = RawStream(background_loop, harness.address, credential)
-    stream.send(register=agent_pb2.Register())
     assert stream.failure().code() == grpc.StatusCode.UNAUTHENTICATED
 
 
