@@ -96,8 +96,9 @@ def _announce(cloud: LocalCloud, args: argparse.Namespace, config: Config) -> No
         )
         return
     print(f"Cumulo is up (data and logs under {cloud.data_dir})")
+    width = max((len(name) for name in cloud.endpoints), default=0)
     for name, address in cloud.endpoints.items():
-        print(f"  {name:<12} {address}")
+        print(f"  {name:<{width}}  {address}")
     controller = cloud.endpoints.get("controller", "")
     if login.get("profile"):
         print(f"The CLI is logged in as admin on project admin (profile {login['profile']}).")
