@@ -192,6 +192,16 @@ class DirectoryService:
 
     # -- projects ---------------------------------------------------------------------------
 
+    def _insert_named(self, row: object, kind: str, name: str) -> None:
+        """Insert ``row``; a unique-name clash becomes ALREADY_EXISTS naming ``kind``."""
+        try:
+            with self._database.session() as session:
+                session.add(row)
+        except IntegrityError:
+            raise errors.AlreadyExists(
+                f"a {kind} named {name!r} exists already", field="name", hint="pick another name"
+            ) from None
+
     def create_project(self, caller: Caller, name: str, description: str) -> ProjectView:
         validate_name(name)
         if len(description) > MAX_DESCRIPTION:
@@ -208,13 +218,7 @@ class DirectoryService:
             created_at=stamp,
             updated_at=stamp,
         )
-        try:
-            with self._database.session() as session:
-                session.add(row)
-        except IntegrityError:
-            raise errors.AlreadyExists(
-                f"a project named {name!r} exists already", field="name", hint="pick another name"
-            ) from None
+        self._insert_named(row, "project", name)
         return _project_view(row)
 
     def _project(self, session: Session, caller: Caller, project_id: str) -> Project:
@@ -306,13 +310,7 @@ class DirectoryService:
             created_at=stamp,
             updated_at=stamp,
         )
-        try:
-            with self._database.session() as session:
-                session.add(row)
-        except IntegrityError:
-            raise errors.AlreadyExists(
-                f"a user named {name!r} exists already", field="name", hint="pick another name"
-            ) from None
+        self._insert_named(row, "user", name)
         return _user_view(row)
 
     def _user(self, session: Session, caller: Caller, user_id: str) -> User:
