@@ -695,8 +695,6 @@ class DiskReader:
         meta = self.metadata
         size = meta.size
         end = size if end is None else min(end, size)
-        whole = start == 0 and end == size
-        md5 = hashlib.md5(usedforsecurity=False) if whole else None
         chunk_size = meta.chunk_size
         digests = meta.chunk_xxh3
         if end > start:
@@ -713,13 +711,13 @@ class DiskReader:
                     raise self._fail(f"chunk {index} is short ({len(data)} of {length} bytes)")
                 if xxh3_of(data) != digests[index]:
                     raise self._fail(f"chunk {index} does not match its xxh3 checksum")
-                if md5 is not None:
-                    md5.update(data)
                 low = max(start - offset, 0)
                 high = min(end - offset, length)
                 if low == 0 and high == length:
                     yield data, digests[index]
                 else:
                     yield data[low:high], 0
-        if md5 is not None and md5.hexdigest() != meta.etag:
-            raise self._fail("the object's MD5 does not match its ETag")
+        # No whole-object MD5 here: the per-chunk XXH3 above already checked every
+        # byte sent against digests computed from the same bytes the ETag was (and
+        # the footer's own checksum covers those digests and the ETag).  Re-hashing
+        # cost 1.4 ms/MiB per GET for no extra detection of damage at rest.

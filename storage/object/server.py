@@ -133,8 +133,8 @@ class _PieceStream:
     """The pieces of ``[start, end)`` of an open object, one per call of :meth:`next`.
 
     The call that returns the piece reaching ``end`` also runs the reader's final
-    check (the whole-object MD5) in the same thread hop, so no hop is spent just
-    to learn that the stream ended - for a one-chunk object, that halves the hops.
+    checks in the same thread hop, so no hop is spent just to learn that the stream
+    ended - for a one-chunk object, that halves the hops.
     """
 
     def __init__(self, pieces: Iterator[tuple[bytes, int]], start: int, end: int) -> None:
