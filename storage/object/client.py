@@ -327,7 +327,11 @@ class ObjectServerSession:
         metadata: Mapping[str, str] | None = None,
         compute_sha256: bool = False,
         expected_md5: str = "",
+        trusted_md5: str = "",
+        xxh3: int | None = None,
     ) -> pb.ObjectMetadata:
+        """``trusted_md5``: the MD5 the caller computed (stored as the ETag, not
+        recomputed by the server); ``xxh3``: the caller's XXH3 of ``data``, if known."""
         message = pb.PutObjectRequest(
             header=pb.PutObjectHeader(
                 location=location.message(),
@@ -336,12 +340,13 @@ class ObjectServerSession:
                 metadata=dict(metadata or {}),
                 compute_sha256=compute_sha256,
                 expected_md5=expected_md5,
+                trusted_md5=trusted_md5,
             ),
             commit=pb.PutObjectCommit(expected_size=len(data)),
         )
         if data:
             message.chunk.data = data
-            message.chunk.xxh3 = xxh3_of(data)
+            message.chunk.xxh3 = xxh3_of(data) if xxh3 is None else xxh3
         response = await self._request(put=message)
         return response.put.object
 

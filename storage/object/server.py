@@ -205,6 +205,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             metadata=header.metadata,
             chunk_size=header.chunk_size,
             want_sha256=header.compute_sha256,
+            trusted_md5=header.trusted_md5,
         )
         # Group small messages so each thread hop writes at least one stored chunk.
         flush_at = header.chunk_size or slot.device.chunk_size
@@ -496,6 +497,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             metadata=header.metadata,
             chunk_size=header.chunk_size,
             want_sha256=header.compute_sha256,
+            trusted_md5=header.trusted_md5,
         )
         md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
         inflight: Future[Any] | None = None
