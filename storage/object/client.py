@@ -304,15 +304,22 @@ class ObjectServerSession:
                     future.set_exception(failure or errors.Unavailable("the session ended"))
             self._waiting.clear()
 
-    async def _request(self, **operation: Any) -> pb.SessionResponse:
+    async def _request(
+        self, request: pb.SessionRequest | None = None, **operation: Any
+    ) -> pb.SessionResponse:
+        """Send ``request`` (built in place by the caller: no copy of its bytes) or a
+        request made of ``operation``; its id is set here."""
         if self._reader.done():
             raise errors.Unavailable("the session has ended", hint="open a new session")
         request_id = next(self._ids)
         future: asyncio.Future[pb.SessionResponse] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
+        if request is None:
+            request = pb.SessionRequest(**operation)
+        request.id = request_id
         try:
             async with self._write_lock:
-                await self._call.write(pb.SessionRequest(id=request_id, **operation))
+                await self._call.write(request)
         except grpc.RpcError as exc:
             # A write fails when the server has already ended the stream (a refused
             # credential, say); grpcio then reports a generic core error here, while
@@ -338,22 +345,29 @@ class ObjectServerSession:
         metadata: Mapping[str, str] | None = None,
         compute_sha256: bool = False,
         expected_md5: str = "",
+        trusted_md5: str = "",
+        xxh3: int | None = None,
     ) -> pb.ObjectMetadata:
-        message = pb.PutObjectRequest(
-            header=pb.PutObjectHeader(
-                location=location.message(),
-                timestamp=timestamp,
-                content_type=content_type,
-                metadata=dict(metadata or {}),
-                compute_sha256=compute_sha256,
-                expected_md5=expected_md5,
-            ),
-            commit=pb.PutObjectCommit(expected_size=len(data)),
-        )
+        """``trusted_md5``: the MD5 the caller computed (stored as the ETag, not
+        recomputed by the server); ``xxh3``: the caller's XXH3 of ``data``, if known."""
+        # Built in place inside the SessionRequest: wrapping a finished PutObjectRequest
+        # would copy the data once more (1.1-1.3 ms per replica for 1 MiB).
+        request = pb.SessionRequest()
+        message = request.put
+        header = message.header
+        header.location.CopyFrom(location.message())
+        header.timestamp = timestamp
+        header.content_type = content_type
+        if metadata:
+            header.metadata.update(metadata)
+        header.compute_sha256 = compute_sha256
+        header.expected_md5 = expected_md5
+        header.trusted_md5 = trusted_md5
+        message.commit.expected_size = len(data)
         if data:
             message.chunk.data = data
-            message.chunk.xxh3 = xxh3_of(data)
-        response = await self._request(put=message)
+            message.chunk.xxh3 = xxh3_of(data) if xxh3 is None else xxh3
+        response = await self._request(request)
         return response.put.object
 
     async def get_object(

@@ -87,6 +87,7 @@ class MemoryDevice:
         metadata: Mapping[str, str] | None = None,
         chunk_size: int = 0,
         want_sha256: bool = False,
+        trusted_md5: str = "",
     ) -> MemoryWriter:
         writer = MemoryWriter(
             self,
@@ -97,6 +98,7 @@ class MemoryDevice:
             metadata=names.validate_metadata(metadata or {}),
             chunk_size=check_chunk_size(chunk_size, self.chunk_size),
             want_sha256=want_sha256,
+            trusted_md5=trusted_md5,
         )
         with self._lock:
             self._writers += 1
@@ -185,6 +187,7 @@ class MemoryWriter:
         metadata: dict[str, str],
         chunk_size: int,
         want_sha256: bool,
+        trusted_md5: str = "",
     ) -> None:
         self._device = device
         self._partition = partition
@@ -193,7 +196,7 @@ class MemoryWriter:
         self._content_type = content_type
         self._metadata = metadata
         self._chunk_size = chunk_size
-        self._hasher = ChunkHasher(chunk_size, want_sha256)
+        self._hasher = ChunkHasher(chunk_size, want_sha256, trusted_md5)
         self._data = bytearray()
         self._state = "open"
 
@@ -240,7 +243,7 @@ class MemoryWriter:
                 size=hasher.size,
                 content_type=self._content_type,
                 metadata=self._metadata,
-                etag=hasher.md5.hexdigest(),
+                etag=hasher.etag,
                 chunk_size=self._chunk_size,
                 chunk_xxh3=hasher.digests,
                 sha256=hasher.sha256.hexdigest() if hasher.sha256 is not None else "",

@@ -133,8 +133,8 @@ class _PieceStream:
     """The pieces of ``[start, end)`` of an open object, one per call of :meth:`next`.
 
     The call that returns the piece reaching ``end`` also runs the reader's final
-    check (the whole-object MD5) in the same thread hop, so no hop is spent just
-    to learn that the stream ended - for a one-chunk object, that halves the hops.
+    checks in the same thread hop, so no hop is spent just to learn that the stream
+    ended - for a one-chunk object, that halves the hops.
     """
 
     def __init__(self, pieces: Iterator[tuple[bytes, int]], start: int, end: int) -> None:
@@ -205,6 +205,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             metadata=header.metadata,
             chunk_size=header.chunk_size,
             want_sha256=header.compute_sha256,
+            trusted_md5=header.trusted_md5,
         )
         # Group small messages so each thread hop writes at least one stored chunk.
         flush_at = header.chunk_size or slot.device.chunk_size
@@ -496,6 +497,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             metadata=header.metadata,
             chunk_size=header.chunk_size,
             want_sha256=header.compute_sha256,
+            trusted_md5=header.trusted_md5,
         )
         md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
         inflight: Future[Any] | None = None

@@ -216,9 +216,11 @@ class ObjectDevice(Protocol):
         metadata: Mapping[str, str] | None = None,
         chunk_size: int = 0,
         want_sha256: bool = False,
+        trusted_md5: str = "",
     ) -> ObjectWriter:
         """Start a PUT.  Validates content type, metadata and chunk size (0 = device
-        default); does no I/O, so it is cheap to refuse early."""
+        default); does no I/O, so it is cheap to refuse early.  ``trusted_md5``: take
+        this as the ETag instead of hashing, and refuse any write without its XXH3."""
 
     def open(self, partition: int, name: ObjectName) -> ObjectReader:
         """Open the current version; ObjectNotFound if none (or a tombstone);
@@ -310,10 +312,14 @@ class ChunkHasher:
     place; only unaligned pieces are copied into a carry buffer of < one chunk.
     """
 
-    def __init__(self, chunk_size: int, want_sha256: bool) -> None:
+    def __init__(self, chunk_size: int, want_sha256: bool, trusted_md5: str = "") -> None:
         self.chunk_size = chunk_size
         self.size = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        # With a trusted MD5 (computed once by the proxy) the MD5 is not recomputed,
+        # but then every piece must carry its XXH3: that check is what proves these
+        # are the bytes the sender hashed.
+        self.trusted_md5 = check_md5(trusted_md5) if trusted_md5 else ""
+        self.md5 = None if trusted_md5 else hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256() if want_sha256 else None
         self.digests = new_digests()
         self._carry = bytearray()
@@ -326,7 +332,15 @@ class ChunkHasher:
         aligned = len(data) == size and not self._carry
         if xxh3 is not None and not aligned and xxh3_of(data) != xxh3:
             raise _checksum_refused(self.size)
-        self.md5.update(data)
+        if self.md5 is not None:
+            self.md5.update(data)
+        elif xxh3 is None:
+            raise errors.InvalidArgument(
+                "with trusted_md5 every chunk must carry its xxh3; nothing was stored",
+                field="chunk.xxh3",
+                reason="CHECKSUM_REQUIRED",
+                hint="send the XXH3 of each message, or leave trusted_md5 empty",
+            )
         if self.sha256 is not None:
             self.sha256.update(data)
         view = memoryview(data)
@@ -355,6 +369,11 @@ class ChunkHasher:
             self.digests.append(xxh3_of(self._carry))
             self._carry.clear()
 
+    @property
+    def etag(self) -> str:
+        """The object's hex MD5: the trusted one, or the one computed here."""
+        return self.md5.hexdigest() if self.md5 is not None else self.trusted_md5
+
     def check(self, expected_size: int | None, expected_md5: str, expected_sha256: str) -> None:
         """Refuse the object if it differs from what the sender said it would be."""
         if expected_size is not None and expected_size != self.size:
@@ -365,9 +384,9 @@ class ChunkHasher:
                 reason="SIZE_MISMATCH",
                 hint="the upload ended early or sent too much; retry it",
             )
-        if expected_md5 and expected_md5.lower() != self.md5.hexdigest():
+        if expected_md5 and expected_md5.lower() != self.etag:
             raise errors.InvalidArgument(
-                f"the object's MD5 is {self.md5.hexdigest()}, not the expected {expected_md5}; "
+                f"the object's MD5 is {self.etag}, not the expected {expected_md5}; "
                 "nothing was stored",
                 field="expected_md5",
                 reason="CHECKSUM_MISMATCH",
@@ -383,6 +402,16 @@ class ChunkHasher:
                     reason="CHECKSUM_MISMATCH",
                     hint="the data was damaged in transit, or the checksum is wrong; retry",
                 )
+
+
+def check_md5(md5: str) -> str:
+    """A hex MD5 as stored (lower case), or InvalidArgument."""
+    lowered = md5.lower()
+    if len(lowered) != 32 or lowered.strip("0123456789abcdef"):
+        raise errors.InvalidArgument(
+            f"{md5!r} is not a hex MD5", field="header.trusted_md5", reason="BAD_MD5"
+        )
+    return lowered
 
 
 def _checksum_refused(offset: int) -> errors.InvalidArgument:

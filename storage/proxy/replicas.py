@@ -37,6 +37,7 @@ from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as spb
 from storage.object.client import Location
 from storage.object.server import SESSION_MAX_BYTES
+from storage.object.store import xxh3_of
 from storage.proxy.placement import NodeIter, NodePool
 from storage.ring import Ring
 from storage.ring.devices import Device
@@ -47,6 +48,13 @@ T = TypeVar("T")
 
 #: Largest object written or read over a multiplexed session (the object server's limit).
 SMALL_OBJECT = SESSION_MAX_BYTES
+#: Small objects at least this large have their MD5 computed in a thread.
+_MD5_IN_THREAD = 256 << 10
+
+
+def _md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
 
 _RETRY_REASONS = {"DEVICE_FULL", "DEVICE_ERROR", "UNKNOWN_DEVICE"}
 
@@ -191,8 +199,18 @@ class ReplicaIO:
         compute_sha256: bool = False,
         expected_md5: str = "",
     ) -> spb.ObjectMetadata:
-        """Store an object of at most :data:`SMALL_OBJECT` bytes over the sessions."""
+        """Store an object of at most :data:`SMALL_OBJECT` bytes over the sessions.
+
+        The MD5 (the ETag) and the XXH3 are computed here once for all replicas; each
+        replica checks the XXH3 and takes the MD5 as given (``trusted_md5``) instead
+        of hashing the bytes again (1.4 ms/MiB per replica)."""
         part = self.ring.get_part(account, container, name)
+        if len(data) >= _MD5_IN_THREAD:
+            # hashlib releases the GIL: the event loop keeps serving meanwhile.
+            md5 = await asyncio.to_thread(_md5_hex, data)
+        else:
+            md5 = _md5_hex(data)
+        digest = xxh3_of(data) if data else None
 
         async def call(device: Device) -> spb.ObjectMetadata:
             return await self.pool.session(device.server).put_object(
@@ -203,6 +221,8 @@ class ReplicaIO:
                 metadata=metadata,
                 compute_sha256=compute_sha256,
                 expected_md5=expected_md5,
+                trusted_md5=md5,
+                xxh3=digest,
             )
 
         results = await self._write_all(NodeIter(self.ring, part, self.pool), call, "PUT")

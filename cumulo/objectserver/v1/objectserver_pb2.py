@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from cumulo.types.v1 import types_pb2 as cumulo_dot_types_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)cumulo/objectserver/v1/objectserver.proto\x12\x16\x63umulo.objectserver.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1b\x63umulo/types/v1/types.proto\"g\n\x0eObjectLocation\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\x0e\n\x06object\x18\x05 \x01(\t\"\x9b\x03\n\x0eObjectMetadata\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x11\n\tcontainer\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x46\n\x08metadata\x18\x07 \x03(\x0b\x32\x34.cumulo.objectserver.v1.ObjectMetadata.MetadataEntry\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x12\n\nchunk_size\x18\n \x01(\r\x12\x12\n\nchunk_xxh3\x18\x0b \x03(\x06\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bmodified_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xde\x02\n\x0fPutObjectHeader\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x11\n\ttimestamp\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12G\n\x08metadata\x18\x04 \x03(\x0b\x32\x35.cumulo.objectserver.v1.PutObjectHeader.MetadataEntry\x12\x12\n\nchunk_size\x18\x05 \x01(\r\x12\x16\n\x0e\x63ompute_sha256\x18\x06 \x01(\x08\x12\x1a\n\rexpected_size\x18\x07 \x01(\x04H\x00\x88\x01\x01\x12\x14\n\x0c\x65xpected_md5\x18\x08 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x10\n\x0e_expected_size\"7\n\x0bObjectChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\x04xxh3\x18\x02 \x01(\x06H\x00\x88\x01\x01\x42\x07\n\x05_xxh3\"n\n\x0fPutObjectCommit\x12\x14\n\x0c\x65xpected_md5\x18\x01 \x01(\t\x12\x17\n\x0f\x65xpected_sha256\x18\x02 \x01(\t\x12\x1a\n\rexpected_size\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x10\n\x0e_expected_size\"\xb8\x01\n\x10PutObjectRequest\x12\x37\n\x06header\x18\x01 \x01(\x0b\x32\'.cumulo.objectserver.v1.PutObjectHeader\x12\x32\n\x05\x63hunk\x18\x02 \x01(\x0b\x32#.cumulo.objectserver.v1.ObjectChunk\x12\x37\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\'.cumulo.objectserver.v1.PutObjectCommit\"K\n\x11PutObjectResponse\x12\x36\n\x06object\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectMetadata\"4\n\tByteRange\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x10\n\x03\x65nd\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x06\n\x04_end\"~\n\x10GetObjectRequest\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x30\n\x05range\x18\x02 \x01(\x0b\x32!.cumulo.objectserver.v1.ByteRange\"e\n\x0fGetObjectHeader\x12\x36\n\x06object\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectMetadata\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x04\"\x80\x01\n\x11GetObjectResponse\x12\x37\n\x06header\x18\x01 \x01(\x0b\x32\'.cumulo.objectserver.v1.GetObjectHeader\x12\x32\n\x05\x63hunk\x18\x02 \x01(\x0b\x32#.cumulo.objectserver.v1.ObjectChunk\"\x85\x01\n\x11HeadObjectRequest\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x1d\n\x15include_chunk_digests\x18\x02 \x01(\x08\x12\x17\n\x0finclude_deleted\x18\x03 \x01(\x08\"]\n\x12HeadObjectResponse\x12\x36\n\x06object\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectMetadata\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"b\n\x13\x44\x65leteObjectRequest\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x11\n\ttimestamp\x18\x02 \x01(\t\"V\n\x14\x44\x65leteObjectResponse\x12\x11\n\ttimestamp\x18\x01 \x01(\t\x12\x1a\n\x12previous_timestamp\x18\x02 \x01(\t\x12\x0f\n\x07\x65xisted\x18\x03 \x01(\x08\"9\n\x14ListPartitionRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\"\x89\x01\n\x0ePartitionEntry\x12\x11\n\tname_hash\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\t\x12\x11\n\ttimestamp\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x06 \x01(\x08\x12\x0c\n\x04size\x18\x07 \x01(\x04\"P\n\x15ListPartitionResponse\x12\x37\n\x07\x65ntries\x18\x01 \x03(\x0b\x32&.cumulo.objectserver.v1.PartitionEntry\"(\n\x15GetDeviceStatsRequest\x12\x0f\n\x07\x64\x65vices\x18\x01 \x03(\t\"\x87\x01\n\x0b\x44\x65viceStats\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\x12\x12\n\nfree_bytes\x18\x03 \x01(\x04\x12\x12\n\npartitions\x18\x04 \x01(\r\x12\x13\n\x0bquarantined\x18\x05 \x01(\x04\x12\x16\n\x0epending_writes\x18\x06 \x01(\r\"N\n\x16GetDeviceStatsResponse\x12\x34\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32#.cumulo.objectserver.v1.DeviceStats\"\x95\x02\n\x0eSessionRequest\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x37\n\x03put\x18\x02 \x01(\x0b\x32(.cumulo.objectserver.v1.PutObjectRequestH\x00\x12\x37\n\x03get\x18\x03 \x01(\x0b\x32(.cumulo.objectserver.v1.GetObjectRequestH\x00\x12\x39\n\x04head\x18\x04 \x01(\x0b\x32).cumulo.objectserver.v1.HeadObjectRequestH\x00\x12=\n\x06\x64\x65lete\x18\x05 \x01(\x0b\x32+.cumulo.objectserver.v1.DeleteObjectRequestH\x00\x42\x0b\n\toperation\"\xcc\x02\n\x0fSessionResponse\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x33\n\x05\x65rror\x18\x02 \x01(\x0b\x32$.cumulo.objectserver.v1.SessionError\x12\x38\n\x03put\x18\x03 \x01(\x0b\x32).cumulo.objectserver.v1.PutObjectResponseH\x00\x12\x38\n\x03get\x18\x04 \x01(\x0b\x32).cumulo.objectserver.v1.GetObjectResponseH\x00\x12:\n\x04head\x18\x05 \x01(\x0b\x32*.cumulo.objectserver.v1.HeadObjectResponseH\x00\x12>\n\x06\x64\x65lete\x18\x06 \x01(\x0b\x32,.cumulo.objectserver.v1.DeleteObjectResponseH\x00\x42\x08\n\x06result\"[\n\x0cSessionError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12,\n\x06\x64\x65tail\x18\x03 \x01(\x0b\x32\x1c.cumulo.types.v1.ErrorDetail2\xf1\x05\n\x13ObjectServerService\x12\x62\n\tPutObject\x12(.cumulo.objectserver.v1.PutObjectRequest\x1a).cumulo.objectserver.v1.PutObjectResponse(\x01\x12\x62\n\tGetObject\x12(.cumulo.objectserver.v1.GetObjectRequest\x1a).cumulo.objectserver.v1.GetObjectResponse0\x01\x12\x63\n\nHeadObject\x12).cumulo.objectserver.v1.HeadObjectRequest\x1a*.cumulo.objectserver.v1.HeadObjectResponse\x12i\n\x0c\x44\x65leteObject\x12+.cumulo.objectserver.v1.DeleteObjectRequest\x1a,.cumulo.objectserver.v1.DeleteObjectResponse\x12n\n\rListPartition\x12,.cumulo.objectserver.v1.ListPartitionRequest\x1a-.cumulo.objectserver.v1.ListPartitionResponse0\x01\x12o\n\x0eGetDeviceStats\x12-.cumulo.objectserver.v1.GetDeviceStatsRequest\x1a..cumulo.objectserver.v1.GetDeviceStatsResponse\x12\x61\n\nRunSession\x12&.cumulo.objectserver.v1.SessionRequest\x1a\'.cumulo.objectserver.v1.SessionResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)cumulo/objectserver/v1/objectserver.proto\x12\x16\x63umulo.objectserver.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1b\x63umulo/types/v1/types.proto\"g\n\x0eObjectLocation\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\x0e\n\x06object\x18\x05 \x01(\t\"\x9b\x03\n\x0eObjectMetadata\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x11\n\tcontainer\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x46\n\x08metadata\x18\x07 \x03(\x0b\x32\x34.cumulo.objectserver.v1.ObjectMetadata.MetadataEntry\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x0e\n\x06sha256\x18\t \x01(\t\x12\x12\n\nchunk_size\x18\n \x01(\r\x12\x12\n\nchunk_xxh3\x18\x0b \x03(\x06\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bmodified_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf3\x02\n\x0fPutObjectHeader\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x11\n\ttimestamp\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12G\n\x08metadata\x18\x04 \x03(\x0b\x32\x35.cumulo.objectserver.v1.PutObjectHeader.MetadataEntry\x12\x12\n\nchunk_size\x18\x05 \x01(\r\x12\x16\n\x0e\x63ompute_sha256\x18\x06 \x01(\x08\x12\x1a\n\rexpected_size\x18\x07 \x01(\x04H\x00\x88\x01\x01\x12\x14\n\x0c\x65xpected_md5\x18\x08 \x01(\t\x12\x13\n\x0btrusted_md5\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x10\n\x0e_expected_size\"7\n\x0bObjectChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\x04xxh3\x18\x02 \x01(\x06H\x00\x88\x01\x01\x42\x07\n\x05_xxh3\"n\n\x0fPutObjectCommit\x12\x14\n\x0c\x65xpected_md5\x18\x01 \x01(\t\x12\x17\n\x0f\x65xpected_sha256\x18\x02 \x01(\t\x12\x1a\n\rexpected_size\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x10\n\x0e_expected_size\"\xb8\x01\n\x10PutObjectRequest\x12\x37\n\x06header\x18\x01 \x01(\x0b\x32\'.cumulo.objectserver.v1.PutObjectHeader\x12\x32\n\x05\x63hunk\x18\x02 \x01(\x0b\x32#.cumulo.objectserver.v1.ObjectChunk\x12\x37\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\'.cumulo.objectserver.v1.PutObjectCommit\"K\n\x11PutObjectResponse\x12\x36\n\x06object\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectMetadata\"4\n\tByteRange\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x10\n\x03\x65nd\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x06\n\x04_end\"~\n\x10GetObjectRequest\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x30\n\x05range\x18\x02 \x01(\x0b\x32!.cumulo.objectserver.v1.ByteRange\"e\n\x0fGetObjectHeader\x12\x36\n\x06object\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectMetadata\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x04\"\x80\x01\n\x11GetObjectResponse\x12\x37\n\x06header\x18\x01 \x01(\x0b\x32\'.cumulo.objectserver.v1.GetObjectHeader\x12\x32\n\x05\x63hunk\x18\x02 \x01(\x0b\x32#.cumulo.objectserver.v1.ObjectChunk\"\x85\x01\n\x11HeadObjectRequest\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x1d\n\x15include_chunk_digests\x18\x02 \x01(\x08\x12\x17\n\x0finclude_deleted\x18\x03 \x01(\x08\"]\n\x12HeadObjectResponse\x12\x36\n\x06object\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectMetadata\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"b\n\x13\x44\x65leteObjectRequest\x12\x38\n\x08location\x18\x01 \x01(\x0b\x32&.cumulo.objectserver.v1.ObjectLocation\x12\x11\n\ttimestamp\x18\x02 \x01(\t\"V\n\x14\x44\x65leteObjectResponse\x12\x11\n\ttimestamp\x18\x01 \x01(\t\x12\x1a\n\x12previous_timestamp\x18\x02 \x01(\t\x12\x0f\n\x07\x65xisted\x18\x03 \x01(\x08\"9\n\x14ListPartitionRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\"\x89\x01\n\x0ePartitionEntry\x12\x11\n\tname_hash\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\t\x12\x11\n\ttimestamp\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x06 \x01(\x08\x12\x0c\n\x04size\x18\x07 \x01(\x04\"P\n\x15ListPartitionResponse\x12\x37\n\x07\x65ntries\x18\x01 \x03(\x0b\x32&.cumulo.objectserver.v1.PartitionEntry\"(\n\x15GetDeviceStatsRequest\x12\x0f\n\x07\x64\x65vices\x18\x01 \x03(\t\"\x87\x01\n\x0b\x44\x65viceStats\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\x12\x12\n\nfree_bytes\x18\x03 \x01(\x04\x12\x12\n\npartitions\x18\x04 \x01(\r\x12\x13\n\x0bquarantined\x18\x05 \x01(\x04\x12\x16\n\x0epending_writes\x18\x06 \x01(\r\"N\n\x16GetDeviceStatsResponse\x12\x34\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32#.cumulo.objectserver.v1.DeviceStats\"\x95\x02\n\x0eSessionRequest\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x37\n\x03put\x18\x02 \x01(\x0b\x32(.cumulo.objectserver.v1.PutObjectRequestH\x00\x12\x37\n\x03get\x18\x03 \x01(\x0b\x32(.cumulo.objectserver.v1.GetObjectRequestH\x00\x12\x39\n\x04head\x18\x04 \x01(\x0b\x32).cumulo.objectserver.v1.HeadObjectRequestH\x00\x12=\n\x06\x64\x65lete\x18\x05 \x01(\x0b\x32+.cumulo.objectserver.v1.DeleteObjectRequestH\x00\x42\x0b\n\toperation\"\xcc\x02\n\x0fSessionResponse\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x33\n\x05\x65rror\x18\x02 \x01(\x0b\x32$.cumulo.objectserver.v1.SessionError\x12\x38\n\x03put\x18\x03 \x01(\x0b\x32).cumulo.objectserver.v1.PutObjectResponseH\x00\x12\x38\n\x03get\x18\x04 \x01(\x0b\x32).cumulo.objectserver.v1.GetObjectResponseH\x00\x12:\n\x04head\x18\x05 \x01(\x0b\x32*.cumulo.objectserver.v1.HeadObjectResponseH\x00\x12>\n\x06\x64\x65lete\x18\x06 \x01(\x0b\x32,.cumulo.objectserver.v1.DeleteObjectResponseH\x00\x42\x08\n\x06result\"[\n\x0cSessionError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12,\n\x06\x64\x65tail\x18\x03 \x01(\x0b\x32\x1c.cumulo.types.v1.ErrorDetail2\xf1\x05\n\x13ObjectServerService\x12\x62\n\tPutObject\x12(.cumulo.objectserver.v1.PutObjectRequest\x1a).cumulo.objectserver.v1.PutObjectResponse(\x01\x12\x62\n\tGetObject\x12(.cumulo.objectserver.v1.GetObjectRequest\x1a).cumulo.objectserver.v1.GetObjectResponse0\x01\x12\x63\n\nHeadObject\x12).cumulo.objectserver.v1.HeadObjectRequest\x1a*.cumulo.objectserver.v1.HeadObjectResponse\x12i\n\x0c\x44\x65leteObject\x12+.cumulo.objectserver.v1.DeleteObjectRequest\x1a,.cumulo.objectserver.v1.DeleteObjectResponse\x12n\n\rListPartition\x12,.cumulo.objectserver.v1.ListPartitionRequest\x1a-.cumulo.objectserver.v1.ListPartitionResponse0\x01\x12o\n\x0eGetDeviceStats\x12-.cumulo.objectserver.v1.GetDeviceStatsRequest\x1a..cumulo.objectserver.v1.GetDeviceStatsResponse\x12\x61\n\nRunSession\x12&.cumulo.objectserver.v1.SessionRequest\x1a\'.cumulo.objectserver.v1.SessionResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,51 +44,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECTMETADATA_METADATAENTRY']._serialized_start=601
   _globals['_OBJECTMETADATA_METADATAENTRY']._serialized_end=648
   _globals['_PUTOBJECTHEADER']._serialized_start=651
-  _globals['_PUTOBJECTHEADER']._serialized_end=1001
+  _globals['_PUTOBJECTHEADER']._serialized_end=1022
   _globals['_PUTOBJECTHEADER_METADATAENTRY']._serialized_start=601
   _globals['_PUTOBJECTHEADER_METADATAENTRY']._serialized_end=648
-  _globals['_OBJECTCHUNK']._serialized_start=1003
-  _globals['_OBJECTCHUNK']._serialized_end=1058
-  _globals['_PUTOBJECTCOMMIT']._serialized_start=1060
-  _globals['_PUTOBJECTCOMMIT']._serialized_end=1170
-  _globals['_PUTOBJECTREQUEST']._serialized_start=1173
-  _globals['_PUTOBJECTREQUEST']._serialized_end=1357
-  _globals['_PUTOBJECTRESPONSE']._serialized_start=1359
-  _globals['_PUTOBJECTRESPONSE']._serialized_end=1434
-  _globals['_BYTERANGE']._serialized_start=1436
-  _globals['_BYTERANGE']._serialized_end=1488
-  _globals['_GETOBJECTREQUEST']._serialized_start=1490
-  _globals['_GETOBJECTREQUEST']._serialized_end=1616
-  _globals['_GETOBJECTHEADER']._serialized_start=1618
-  _globals['_GETOBJECTHEADER']._serialized_end=1719
-  _globals['_GETOBJECTRESPONSE']._serialized_start=1722
-  _globals['_GETOBJECTRESPONSE']._serialized_end=1850
-  _globals['_HEADOBJECTREQUEST']._serialized_start=1853
-  _globals['_HEADOBJECTREQUEST']._serialized_end=1986
-  _globals['_HEADOBJECTRESPONSE']._serialized_start=1988
-  _globals['_HEADOBJECTRESPONSE']._serialized_end=2081
-  _globals['_DELETEOBJECTREQUEST']._serialized_start=2083
-  _globals['_DELETEOBJECTREQUEST']._serialized_end=2181
-  _globals['_DELETEOBJECTRESPONSE']._serialized_start=2183
-  _globals['_DELETEOBJECTRESPONSE']._serialized_end=2269
-  _globals['_LISTPARTITIONREQUEST']._serialized_start=2271
-  _globals['_LISTPARTITIONREQUEST']._serialized_end=2328
-  _globals['_PARTITIONENTRY']._serialized_start=2331
-  _globals['_PARTITIONENTRY']._serialized_end=2468
-  _globals['_LISTPARTITIONRESPONSE']._serialized_start=2470
-  _globals['_LISTPARTITIONRESPONSE']._serialized_end=2550
-  _globals['_GETDEVICESTATSREQUEST']._serialized_start=2552
-  _globals['_GETDEVICESTATSREQUEST']._serialized_end=2592
-  _globals['_DEVICESTATS']._serialized_start=2595
-  _globals['_DEVICESTATS']._serialized_end=2730
-  _globals['_GETDEVICESTATSRESPONSE']._serialized_start=2732
-  _globals['_GETDEVICESTATSRESPONSE']._serialized_end=2810
-  _globals['_SESSIONREQUEST']._serialized_start=2813
-  _globals['_SESSIONREQUEST']._serialized_end=3090
-  _globals['_SESSIONRESPONSE']._serialized_start=3093
-  _globals['_SESSIONRESPONSE']._serialized_end=3425
-  _globals['_SESSIONERROR']._serialized_start=3427
-  _globals['_SESSIONERROR']._serialized_end=3518
-  _globals['_OBJECTSERVERSERVICE']._serialized_start=3521
-  _globals['_OBJECTSERVERSERVICE']._serialized_end=4274
+  _globals['_OBJECTCHUNK']._serialized_start=1024
+  _globals['_OBJECTCHUNK']._serialized_end=1079
+  _globals['_PUTOBJECTCOMMIT']._serialized_start=1081
+  _globals['_PUTOBJECTCOMMIT']._serialized_end=1191
+  _globals['_PUTOBJECTREQUEST']._serialized_start=1194
+  _globals['_PUTOBJECTREQUEST']._serialized_end=1378
+  _globals['_PUTOBJECTRESPONSE']._serialized_start=1380
+  _globals['_PUTOBJECTRESPONSE']._serialized_end=1455
+  _globals['_BYTERANGE']._serialized_start=1457
+  _globals['_BYTERANGE']._serialized_end=1509
+  _globals['_GETOBJECTREQUEST']._serialized_start=1511
+  _globals['_GETOBJECTREQUEST']._serialized_end=1637
+  _globals['_GETOBJECTHEADER']._serialized_start=1639
+  _globals['_GETOBJECTHEADER']._serialized_end=1740
+  _globals['_GETOBJECTRESPONSE']._serialized_start=1743
+  _globals['_GETOBJECTRESPONSE']._serialized_end=1871
+  _globals['_HEADOBJECTREQUEST']._serialized_start=1874
+  _globals['_HEADOBJECTREQUEST']._serialized_end=2007
+  _globals['_HEADOBJECTRESPONSE']._serialized_start=2009
+  _globals['_HEADOBJECTRESPONSE']._serialized_end=2102
+  _globals['_DELETEOBJECTREQUEST']._serialized_start=2104
+  _globals['_DELETEOBJECTREQUEST']._serialized_end=2202
+  _globals['_DELETEOBJECTRESPONSE']._serialized_start=2204
+  _globals['_DELETEOBJECTRESPONSE']._serialized_end=2290
+  _globals['_LISTPARTITIONREQUEST']._serialized_start=2292
+  _globals['_LISTPARTITIONREQUEST']._serialized_end=2349
+  _globals['_PARTITIONENTRY']._serialized_start=2352
+  _globals['_PARTITIONENTRY']._serialized_end=2489
+  _globals['_LISTPARTITIONRESPONSE']._serialized_start=2491
+  _globals['_LISTPARTITIONRESPONSE']._serialized_end=2571
+  _globals['_GETDEVICESTATSREQUEST']._serialized_start=2573
+  _globals['_GETDEVICESTATSREQUEST']._serialized_end=2613
+  _globals['_DEVICESTATS']._serialized_start=2616
+  _globals['_DEVICESTATS']._serialized_end=2751
+  _globals['_GETDEVICESTATSRESPONSE']._serialized_start=2753
+  _globals['_GETDEVICESTATSRESPONSE']._serialized_end=2831
+  _globals['_SESSIONREQUEST']._serialized_start=2834
+  _globals['_SESSIONREQUEST']._serialized_end=3111
+  _globals['_SESSIONRESPONSE']._serialized_start=3114
+  _globals['_SESSIONRESPONSE']._serialized_end=3446
+  _globals['_SESSIONERROR']._serialized_start=3448
+  _globals['_SESSIONERROR']._serialized_end=3539
+  _globals['_OBJECTSERVERSERVICE']._serialized_start=3542
+  _globals['_OBJECTSERVERSERVICE']._serialized_end=4295
 # @@protoc_insertion_point(module_scope)

@@ -62,7 +62,7 @@ class ObjectMetadata(_message.Message):
     def __init__(self, account: _Optional[str] = ..., container: _Optional[str] = ..., object: _Optional[str] = ..., timestamp: _Optional[str] = ..., size: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., etag: _Optional[str] = ..., sha256: _Optional[str] = ..., chunk_size: _Optional[int] = ..., chunk_xxh3: _Optional[_Iterable[int]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("location", "timestamp", "content_type", "metadata", "chunk_size", "compute_sha256", "expected_size", "expected_md5")
+    __slots__ = ("location", "timestamp", "content_type", "metadata", "chunk_size", "compute_sha256", "expected_size", "expected_md5", "trusted_md5")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,7 @@ class PutObjectHeader(_message.Message):
     COMPUTE_SHA256_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_MD5_FIELD_NUMBER: _ClassVar[int]
+    TRUSTED_MD5_FIELD_NUMBER: _ClassVar[int]
     location: ObjectLocation
     timestamp: str
     content_type: str
@@ -86,7 +87,8 @@ class PutObjectHeader(_message.Message):
     compute_sha256: bool
     expected_size: int
     expected_md5: str
-    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., timestamp: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunk_size: _Optional[int] = ..., compute_sha256: _Optional[bool] = ..., expected_size: _Optional[int] = ..., expected_md5: _Optional[str] = ...) -> None: ...
+    trusted_md5: str
+    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., timestamp: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunk_size: _Optional[int] = ..., compute_sha256: _Optional[bool] = ..., expected_size: _Optional[int] = ..., expected_md5: _Optional[str] = ..., trusted_md5: _Optional[str] = ...) -> None: ...
 
 class ObjectChunk(_message.Message):
     __slots__ = ("data", "xxh3")

@@ -358,3 +358,49 @@ def test_racing_writers_of_one_object_leave_the_newest(harness: Harness) -> None
     (entry,) = harness.device.list_partition(PART)
     assert entry.timestamp == ts(24)
     assert harness.device.stats().pending_writes == 0
+
+
+def test_a_trusted_md5_is_stored_as_the_etag_without_rehashing(harness: Harness) -> None:
+    data = random.Random(5).randbytes(2 * CHUNK + 10)
+    trusted = hashlib.md5(data).hexdigest().upper()
+    writer = harness.device.create_writer(PART, NAME, ts(1), trusted_md5=trusted)
+    with writer:
+        for start in range(0, len(data), CHUNK):
+            piece = data[start : start + CHUNK]
+            writer.write(piece, xxh3_of(piece))
+        meta = writer.commit(expected_md5=trusted.lower())
+    assert meta.etag == harness.device.head(PART, NAME).etag == trusted.lower()
+    assert read(harness) == data
+
+
+def test_a_trusted_md5_requires_every_piece_to_carry_its_xxh3(harness: Harness) -> None:
+    data = b"x" * 100
+    writer = harness.device.create_writer(
+        PART, NAME, ts(1), trusted_md5=hashlib.md5(data).hexdigest()
+    )
+    with pytest.raises(errors.InvalidArgument, match="xxh3") as caught:
+        writer.write(data)
+    assert caught.value.reason == "CHECKSUM_REQUIRED"
+    with pytest.raises(ObjectNotFound):
+        harness.device.head(PART, NAME)
+    # A damaged piece is still refused by its XXH3.
+    writer = harness.device.create_writer(
+        PART, NAME, ts(2), trusted_md5=hashlib.md5(data).hexdigest()
+    )
+    with pytest.raises(errors.InvalidArgument, match="xxh3"):
+        writer.write(data, xxh3_of(data[:-1] + b"y"))
+    with pytest.raises(ObjectNotFound):
+        harness.device.head(PART, NAME)
+
+
+def test_a_trusted_md5_must_agree_with_the_expected_one(harness: Harness) -> None:
+    data = b"hello"
+    writer = harness.device.create_writer(
+        PART, NAME, ts(1), trusted_md5=hashlib.md5(data).hexdigest()
+    )
+    with writer:
+        writer.write(data, xxh3_of(data))
+        with pytest.raises(errors.InvalidArgument, match="MD5"):
+            writer.commit(expected_md5=hashlib.md5(b"other").hexdigest())
+    with pytest.raises(errors.InvalidArgument, match="hex MD5"):
+        harness.device.create_writer(PART, NAME, ts(2), trusted_md5="not-an-md5")
