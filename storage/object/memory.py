@@ -235,20 +235,14 @@ class MemoryWriter:
         self._require_open()
         try:
             hasher = self._hasher
-            hasher.finish()
-            hasher.check(expected_size, expected_md5, expected_sha256)
-            meta = ObjectMetadata(
+            meta = hasher.seal(
                 name=self._name,
                 timestamp=self._timestamp,
-                size=hasher.size,
                 content_type=self._content_type,
                 metadata=self._metadata,
-                etag=hasher.etag,
-                chunk_size=self._chunk_size,
-                chunk_xxh3=hasher.digests,
-                sha256=hasher.sha256.hexdigest() if hasher.sha256 is not None else "",
-                created_at=self._timestamp,
-                modified_at=self._timestamp,
+                expected_size=expected_size,
+                expected_md5=expected_md5,
+                expected_sha256=expected_sha256,
             )
             self._device._install(
                 self._partition, self._name, _Version(self._timestamp, meta, self._data)

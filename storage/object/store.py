@@ -369,6 +369,37 @@ class ChunkHasher:
             self.digests.append(xxh3_of(self._carry))
             self._carry.clear()
 
+    def seal(
+        self,
+        *,
+        name: ObjectName,
+        timestamp: Timestamp,
+        content_type: str,
+        metadata: Mapping[str, str],
+        expected_size: int | None,
+        expected_md5: str,
+        expected_sha256: str,
+    ) -> ObjectMetadata:
+        """Finish hashing, check what the sender announced, and describe the new version.
+
+        Raises InvalidArgument (nothing may be stored) when a check fails.
+        """
+        self.finish()
+        self.check(expected_size, expected_md5, expected_sha256)
+        return ObjectMetadata(
+            name=name,
+            timestamp=timestamp,
+            size=self.size,
+            content_type=content_type,
+            metadata=metadata,
+            etag=self.etag,
+            chunk_size=self.chunk_size,
+            chunk_xxh3=self.digests,
+            sha256=self.sha256.hexdigest() if self.sha256 is not None else "",
+            created_at=timestamp,
+            modified_at=timestamp,
+        )
+
     @property
     def etag(self) -> str:
         """The object's hex MD5: the trusted one, or the one computed here."""
