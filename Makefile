@@ -44,7 +44,7 @@ proto: venv
 	$(PY) tools/protogen.py
 
 postgres: deps
-	@$(PYTHON) tools/start_postgres.py > .postgres-url
+	@$(PYTHON) tools/start_postgres.py | tail -n 1 > .postgres-url
 
 # libvirtd and virtlogd (no init system here: started directly, as root).
 libvirtd: venv

@@ -43,9 +43,11 @@ def main() -> int:
         return 0
     version, name, port, status = clusters.split()[:4]
     if status != "online":
-        subprocess.run(["pg_ctlcluster", version, name, "start"], check=True)
+        # pg_ctlcluster talks on stdout ("Removed stale pid file."); stdout is
+        # reserved for the URL, so its chatter goes to stderr.
+        subprocess.run(["pg_ctlcluster", version, name, "start"], check=True, stdout=sys.stderr)
     for _ in range(50):
-        if subprocess.run(["pg_isready", "-q", "-p", port]).returncode == 0:
+        if subprocess.run(["pg_isready", "-q", "-p", port], stdout=sys.stderr).returncode == 0:
             break
         time.sleep(0.2)
     if psql(f"SELECT 1 FROM pg_roles WHERE rolname='{ROLE}'") != "1":

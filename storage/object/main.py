@@ -26,6 +26,7 @@ from cumulo import errors
 from cumulo.config import Config, load_config
 from cumulo.containerserver.v1 import containerserver_pb2_grpc
 from cumulo.logs import setup_logging
+from cumulo.malloc import cap_malloc_arenas
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from storage.container.server import SERVICE_NAME as INDEX_SERVICE_NAME
@@ -197,6 +198,7 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
 
 
 def main(argv: list[str] | None = None) -> int:
+    cap_malloc_arenas()
     parser = argparse.ArgumentParser(
         prog="cumulo-object-server", description="Run a Cumulo object server (one storage node)."
     )

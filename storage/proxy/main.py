@@ -23,6 +23,7 @@ import _native
 from cumulo import errors
 from cumulo.config import Config, load_config
 from cumulo.logs import setup_logging
+from cumulo.malloc import cap_malloc_arenas
 from cumulo.object.v1 import object_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from storage.credential import load_credential
@@ -163,6 +164,7 @@ async def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
+    cap_malloc_arenas()
     parser = argparse.ArgumentParser(
         prog="cumulo-object-proxy", description="Run a Cumulo object proxy (cumulo.object.v1)."
     )
