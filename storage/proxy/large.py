@@ -17,6 +17,15 @@ Contract:
 * :meth:`LargeObjects.open` reads a manifest's segments in order as one object, with a
   byte range across segments; :meth:`LargeObjects.info` turns a manifest's metadata into
   what clients see.  Deleting a manifest deletes its segments afterwards (best effort).
+* Overwriting: :meth:`LargeObjects.predecessor` reads, before an upload of more than
+  1 MiB starts, the manifest of the large object it will replace; once the new version
+  is acknowledged, :meth:`LargeObjects.replaced` deletes the old version's segments
+  (best effort, in the background).  Only an older version's segments are deleted:
+  an acknowledged write was newer than every version on a quorum (an older PUT is
+  refused), so the old manifest can never become visible again.  Not covered: a
+  small (<= 1 MiB) upload over a large object - reading the previous version on the
+  small-object hot path would cost a HEAD per PUT - and a third version written
+  between the read and the new version's commit; their segments stay as orphans.
 
 Which uploads become large: a header size above ``segment_size``, or an upload without
 a size that passes 1 MiB (the proxy cannot know in advance; such an object may end up
@@ -58,6 +67,14 @@ class Segment:
     name: str
     size: int
     etag: str
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """The large object version an upload replaces: its timestamp and segments."""
+
+    version: str
+    segments: list[Segment]
 
 
 def is_manifest(meta: spb.ObjectMetadata) -> bool:
@@ -227,6 +244,11 @@ class LargeObjects:
                 reason="CHECKSUM_MISMATCH",
             )
 
+    async def drain(self) -> None:
+        """Wait for the background segment deletions (tests, clean shutdown)."""
+        while self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
+
     def _forget(self, account: str, names: list[str], clock: Clock) -> None:
         """Delete segments in the background (orphans of a failed upload or a deleted object)."""
         if not names:
@@ -259,6 +281,35 @@ class LargeObjects:
 
     def delete_segments(self, account: str, segments: list[Segment], clock: Clock) -> None:
         self._forget(account, [s.name for s in segments], clock)
+
+    async def predecessor(self, account: str, container: str, name: str) -> Predecessor:
+        """The large object version a write of ``name`` will replace (see the module doc).
+
+        One GET, so the manifest body and its version are the same version's.  Never
+        raises for a missing or small object, nor when the nodes fail: it then
+        answers an empty :class:`Predecessor` (and nothing will be deleted).
+        """
+        try:
+            header, body = await self.replicas.get(account, container, name)
+        except errors.CumuloError as exc:
+            log.debug("no predecessor read for %s/%s: %s", container, name, exc)
+            return Predecessor("", [])
+        try:
+            if not is_manifest(header.object):
+                return Predecessor("", [])
+            manifest = b"".join([piece async for piece in body])
+            return Predecessor(header.object.timestamp, self.segments_of(manifest))
+        except errors.CumuloError as exc:
+            log.warning("the manifest of %s/%s could not be read: %s", container, name, exc)
+            return Predecessor("", [])
+        finally:
+            await body.aclose()  # type: ignore[attr-defined]
+
+    def replaced(self, account: str, old: Predecessor, version: str, clock: Clock) -> None:
+        """``version`` was acknowledged: delete the segments of an older predecessor."""
+        if old.segments and old.version < version:
+            log.info("deleting %d segments of a replaced large object", len(old.segments))
+            self._forget(account, [s.name for s in old.segments], clock)
 
     @staticmethod
     def size_of(meta: spb.ObjectMetadata) -> int:

@@ -334,49 +334,127 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 expected_md5=expected_md5,
             )
         else:
-            tail = rest
+            meta = await self._store_streamed(
+                account,
+                record,
+                name,
+                timestamp,
+                first,
+                rest,
+                content_type=content_type,
+                metadata=metadata,
+                size=size,
+                expected_md5=expected_md5,
+                expected_sha256=expected_sha256,
+                compute_sha256=compute_sha256,
+            )
+        if is_manifest(meta):  # listed with the large object's size and ETag
+            row = Row(
+                name,
+                meta.timestamp,
+                False,
+                LargeObjects.size_of(meta),
+                meta.metadata.get(ETAG_KEY, ""),
+                meta.content_type,
+            )
+        else:
+            row = Row(name, meta.timestamp, False, meta.size, meta.etag, meta.content_type)
+        await self._listed(account, record, [row])
+        return meta
 
-            async def body() -> AsyncIterator[bytes]:
-                for piece in first:
-                    yield piece
-                async for piece in tail:
-                    yield piece
+    async def _store_streamed(
+        self,
+        account: str,
+        record: ContainerRecord,
+        name: str,
+        timestamp: str,
+        first: list[bytes],
+        rest: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        size: int | None,
+        expected_md5: str,
+        expected_sha256: str,
+        compute_sha256: bool,
+    ) -> spb.ObjectMetadata:
+        """Store an upload past 1 MiB: streamed to the replicas, or as a large object.
 
-            if size is None or size > self.large.segment_size:
-                meta = await self.large.store(
-                    account,
-                    record.name,
-                    name,
-                    timestamp,
-                    body(),
-                    self.clock,
-                    content_type=content_type,
-                    metadata=metadata,
-                    size=size,
-                    expected_md5=expected_md5,
-                    expected_sha256=expected_sha256,
-                    compute_sha256=compute_sha256,
-                )
-                info = object_info(record.name, meta)
-                row = Row(name, meta.timestamp, False, info.size, info.etag, meta.content_type)
-                await self._listed(account, record, [row])
-                return meta
-            meta = await self.replicas.put_stream(
+        The large object this one replaces (if any) is read first, and its segments
+        are deleted once the new version is stored (LargeObjects.replaced).
+        """
+        # Read before the upload starts, so the new version cannot be read instead
+        # (one small GET; uploads on this path are past 1 MiB).
+        predecessor = await self.large.predecessor(account, record.name, name)
+        meta = await self._stream_or_segment(
+            account,
+            record,
+            name,
+            timestamp,
+            first,
+            rest,
+            content_type=content_type,
+            metadata=metadata,
+            size=size,
+            expected_md5=expected_md5,
+            expected_sha256=expected_sha256,
+            compute_sha256=compute_sha256,
+        )
+        self.large.replaced(account, predecessor, meta.timestamp, self.clock)
+        return meta
+
+    async def _stream_or_segment(
+        self,
+        account: str,
+        record: ContainerRecord,
+        name: str,
+        timestamp: str,
+        first: list[bytes],
+        rest: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        size: int | None,
+        expected_md5: str,
+        expected_sha256: str,
+        compute_sha256: bool,
+    ) -> spb.ObjectMetadata:
+        tail = rest
+
+        async def body() -> AsyncIterator[bytes]:
+            for piece in first:
+                yield piece
+            async for piece in tail:
+                yield piece
+
+        if size is None or size > self.large.segment_size:
+            return await self.large.store(
                 account,
                 record.name,
                 name,
                 timestamp,
                 body(),
+                self.clock,
                 content_type=content_type,
                 metadata=metadata,
-                compute_sha256=compute_sha256,
-                expected_size=size,
+                size=size,
                 expected_md5=expected_md5,
                 expected_sha256=expected_sha256,
+                compute_sha256=compute_sha256,
             )
-        row = Row(name, meta.timestamp, False, meta.size, meta.etag, meta.content_type)
-        await self._listed(account, record, [row])
-        return meta
+        return await self.replicas.put_stream(
+            account,
+            record.name,
+            name,
+            timestamp,
+            body(),
+            content_type=content_type,
+            metadata=metadata,
+            compute_sha256=compute_sha256,
+            expected_size=size,
+            expected_md5=expected_md5,
+            expected_sha256=expected_sha256,
+        )
 
     async def PutObject(
         self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from cumulo import errors
+from storage.proxy.large import SEGMENTS
 from tests.functional.conftest import SEGMENT_SIZE, ObjectCloud
 
 
@@ -339,3 +340,43 @@ def test_large_objects_are_segmented_and_read_back_as_one(alice) -> None:  # typ
         alice.objects.create_container(".cumulo-segments")
     with pytest.raises(errors.InvalidArgument):
         alice.objects.put_object(container, "m", b"x", metadata={"cumulo.size": "1"})
+
+
+def test_overwriting_a_large_object_deletes_its_old_segments(alice, object_cloud) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    servicer = object_cloud.cluster.proxy.servicer
+    account = object_cloud.project_a
+
+    def segments() -> list[str]:
+        found = object_cloud.loop.run(servicer.large.read_manifest(account, container, "big"))
+        return [s.name for s in found]
+
+    def stored(segment: str) -> bool:
+        object_cloud.loop.run(servicer.large.drain())
+        try:
+            object_cloud.loop.run(servicer.replicas.head(account, SEGMENTS, segment))
+        except errors.NotFound:
+            return False
+        return True
+
+    rng = random.Random(11)
+    first = rng.randbytes(2 * SEGMENT_SIZE + 10)
+    alice.objects.put_object(container, "big", iter([first]))
+    old = segments()
+    assert len(old) == 3 and all(stored(s) for s in old)
+    second = rng.randbytes(SEGMENT_SIZE + 10)
+    alice.objects.put_object(container, "big", iter([second]))  # large over large
+    new = segments()
+    assert len(new) == 2 and not set(new) & set(old)
+    assert [stored(s) for s in old] == [False] * 3
+    assert all(stored(s) for s in new)
+    assert alice.objects.read_object(container, "big") == second
+    # A streamed (past 1 MiB, under the segment size) object over a large one.
+    third = rng.randbytes((1 << 20) + 7)
+    assert alice.objects.put_object(container, "big", third).segments == 0
+    assert [stored(s) for s in new] == [False] * 2
+    assert alice.objects.read_object(container, "big") == third
+    assert [(e.name, e.size) for e in alice.objects.list_objects(container)] == [
+        ("big", len(third))
+    ]
