@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import _native
@@ -37,12 +38,14 @@ from controller.identity.caller import Caller
 from controller.identity.directory import DirectoryService
 from controller.identity.service import BootstrapReport, IdentityService
 from controller.policy import POLICY
+from controller.quota.object_usage import ObjectUsageSampler, register_object_counters
 from controller.quota.service import QuotaService
 from controller.system.service import SystemService
 from cumulo import errors
 from cumulo.agent.v1 import agent_pb2_grpc
 from cumulo.config import Config, load_config
 from cumulo.identity.v1 import identity_pb2_grpc
+from cumulo.local import OBJECT_PROXY_ENDPOINT, find_local_cloud
 from cumulo.logs import setup_logging
 from cumulo.node.v1 import node_pb2_grpc
 from cumulo.quota.v1 import quota_pb2_grpc
@@ -76,12 +79,14 @@ class Controller:
     quota: QuotaService
     bootstrap: BootstrapReport
     server: RunningServer
+    object_usage: ObjectUsageSampler
 
     @property
     def address(self) -> str:
         return self.server.address
 
     async def stop(self, grace: float = 5.0) -> None:
+        await self.object_usage.stop()
         await self.liveness.stop()
         # Ending the agent streams first lets the server stop without waiting out
         # the grace period on streams that never end by themselves.
@@ -117,6 +122,7 @@ async def start_controller(config: Config) -> Controller:
         api_packages=API_PACKAGES,
     )
     quota = QuotaService(database, config.quota.as_dict())
+    register_object_counters(quota)
     identity = IdentityService(database, config.identity)
     directory = DirectoryService(
         database,
@@ -194,8 +200,17 @@ async def start_controller(config: Config) -> Controller:
             hint="another process may use that port; set CUMULO_CONTROLLER_LISTEN=HOST:PORT "
             "or controller.listen in the config",
         ) from exc
+    object_usage = ObjectUsageSampler(
+        database,
+        quota,
+        identity,
+        bootstrap.admin_user_id,
+        partial(_object_proxy, config),
+        settings.object_usage_interval,
+    )
     hub.start()
     liveness.start()
+    object_usage.start()
     log.info(
         "controller %s listening on %s (database %s, native backend %s)",
         system.instance_id,
@@ -215,7 +230,16 @@ async def start_controller(config: Config) -> Controller:
         quota=quota,
         bootstrap=bootstrap,
         server=server,
+        object_usage=object_usage,
     )
+
+
+def _object_proxy(config: Config) -> str:
+    """The object proxy to sample usage from: configured, else the local cloud's."""
+    if config.controller.object_usage_proxy:
+        return config.controller.object_usage_proxy
+    cloud = find_local_cloud(config.data_dir)
+    return cloud.endpoints.get(OBJECT_PROXY_ENDPOINT, "") if cloud else ""
 
 
 async def serve(config: Config, ready_file: Path | None = None) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from cumulo import errors
 from cumulo.config import Config
+from cumulo.local import OBJECT_PROXY_ENDPOINT
 
 if TYPE_CHECKING:
     from cumulo.allinone import ProcessSpec
@@ -116,7 +117,7 @@ def storage_processes(config: Config) -> list[ProcessSpec]:
     count = len(addresses)
     specs.append(
         ProcessSpec(
-            name="object-proxy",
+            name=OBJECT_PROXY_ENDPOINT,
             argv=[
                 sys.executable,
                 "-m",

@@ -30,7 +30,7 @@ import grpc
 from cumulo import errors
 from cumulo.auth import Credentials, TokenManager
 from cumulo.config import OBJECT_PROXY_PORT
-from cumulo.local import find_local_cloud, resolve_endpoint
+from cumulo.local import OBJECT_PROXY_ENDPOINT, find_local_cloud, resolve_endpoint
 from cumulo.profile import Profile, load_profile, save_profile
 from cumulo.rpc.status import error_from_rpc
 from cumulo.services.identity import IdentityClient
@@ -232,8 +232,8 @@ def resolve_object_endpoint(explicit: str | None = None) -> str:
     if os.environ.get("CUMULO_OBJECT_ENDPOINT"):
         return os.environ["CUMULO_OBJECT_ENDPOINT"]
     cloud = find_local_cloud()
-    if cloud and "object-proxy" in cloud.endpoints:
-        return cloud.endpoints["object-proxy"]
+    if cloud and OBJECT_PROXY_ENDPOINT in cloud.endpoints:
+        return cloud.endpoints[OBJECT_PROXY_ENDPOINT]
     return f"127.0.0.1:{OBJECT_PROXY_PORT}"
 
 

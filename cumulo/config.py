@@ -68,6 +68,12 @@ class ControllerConfig:
     #: When set (``cumulo up`` does), the controller enrolls the local node once
     #: and writes its credential here (mode 0600) for the all-in-one agent.
     local_agent_credential_file: str = ""
+    #: Object proxy ``HOST:PORT`` to sample every project's object usage from; empty
+    #: means the local cloud's proxy (``cumulo up``) when it runs.
+    object_usage_proxy: str = ""
+    #: Seconds between samples of each project's object usage (``object_bytes`` and
+    #: ``object_count`` usage records, and quota ``in_use``); 0 turns sampling off.
+    object_usage_interval: float = 300.0
 
 
 @dataclass

@@ -51,6 +51,10 @@ class LocalCloud:
         )
 
 
+#: The endpoint key of the all-in-one object proxy in the run file.
+OBJECT_PROXY_ENDPOINT = "object-proxy"
+
+
 def run_file(data_dir: Path) -> Path:
     return data_dir / "run" / RUN_FILE
 

@@ -197,6 +197,9 @@ class IdentityService:
             expires_at=expires.timestamp(),
             authenticated_at=authenticated_at.timestamp(),
             application_credential_id=credential.id if credential else "",
+            # An application credential's limit is re-read from the database on every
+            # call; any other limit (internal tokens) travels signed in the token.
+            methods=tuple(sorted(allowed_methods)) if credential is None else (),
         )
         key_id, secret = self.keys.current()
         caller = self._make_caller(
@@ -278,6 +281,27 @@ class IdentityService:
             project = self._scoped_project(session, user, project_name, project_id)
             roles = self._held_roles(session, user.id, project.id)
             return self._mint(user, project, roles, authenticated_at=now())
+
+    def issue_internal(self, user_id: str, allowed_methods: frozenset[str]) -> IssuedToken:
+        """A token the controller uses itself: ``user_id`` on the admin project, only
+        for ``allowed_methods`` (e.g. sampling object usage from an object proxy).
+
+        Raises Unauthenticated when that user is gone, disabled or no longer an
+        admin of the admin project, like any other token issue would.
+        """
+        with self._database.session() as session:
+            user = session.get(User, user_id)
+            project = session.execute(
+                select(Project).where(Project.is_admin_project.is_(True))
+            ).scalar_one_or_none()
+            if user is None or not user.enabled or project is None:
+                raise _bad_credentials("internal user")
+            roles = self._held_roles(session, user.id, project.id)
+            if "admin" not in roles:
+                raise _bad_credentials("internal user")
+            return self._mint(
+                user, project, roles, authenticated_at=now(), allowed_methods=allowed_methods
+            )
 
     def _scoped_project(
         self, session: Session, user: User, project_name: str, project_id: str
@@ -473,7 +497,7 @@ class IdentityService:
                 )
             ).scalars()
             roles = expand_roles(frozenset(held))
-            allowed: frozenset[str] = frozenset()
+            allowed = frozenset(claims.methods)
             if claims.application_credential_id:
                 credentials = ApplicationCredential.__table__
                 credential = connection.execute(
@@ -488,6 +512,7 @@ class IdentityService:
                 ):
                     raise _revoked("its application credential was deleted or expired")
                 roles &= expand_roles(frozenset(credential.roles.split()))
+                # Tokens of a credential never carry methods of their own (_mint).
                 allowed = frozenset(json.loads(credential.allowed_methods or "[]"))
         if not roles:
             raise _revoked("the user no longer has a role on the project")

@@ -44,6 +44,9 @@ class Claims:
     #: When the password or application credential was checked (renewals keep it).
     authenticated_at: float
     application_credential_id: str = ""
+    #: RPCs (full method names) the token is limited to; empty means no limit beyond
+    #: its roles (an application credential's list is read from the database).
+    methods: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -58,6 +61,8 @@ class Claims:
         }
         if self.application_credential_id:
             body["acid"] = self.application_credential_id
+        if self.methods:
+            body["mth"] = list(self.methods)
         return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -72,6 +77,7 @@ class Claims:
             expires_at=float(body["exp"]),
             authenticated_at=float(body["aat"]),
             application_credential_id=str(body.get("acid", "")),
+            methods=tuple(str(m) for m in body.get("mth", ())),
         )
 
 

@@ -43,10 +43,10 @@ from cumulo.loadtest.workload import (
     parse_mix,
     parse_phases,
 )
-from cumulo.local import find_local_cloud
+from cumulo.local import OBJECT_PROXY_ENDPOINT, find_local_cloud
 
 #: The name ``cumulo up`` records for the object proxy in the local cloud's run file.
-PROXY_SERVICE = "object-proxy"
+PROXY_SERVICE = OBJECT_PROXY_ENDPOINT
 DEFAULT_COUNT = 1000
 
 
