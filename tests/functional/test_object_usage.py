@@ -9,6 +9,7 @@ import pytest
 
 from controller.quota.object_usage import GET_ACCOUNT
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
+from cumulo.quota.v1 import quota_pb2, quota_pb2_grpc
 from tests.functional.conftest import ObjectCloud
 from tests.helpers.identity import make_user
 
@@ -72,3 +73,10 @@ def test_the_internal_token_reaches_get_account_only(object_cloud: ObjectCloud) 
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         channel.close()
+    # The controller reads the same signed limit.
+    with grpc.insecure_channel(controller.address) as to_controller:  # type: ignore[attr-defined]
+        with pytest.raises(grpc.RpcError) as refused:
+            quota_pb2_grpc.QuotaServiceStub(to_controller).GetQuota(
+                quota_pb2.GetQuotaRequest(), metadata=metadata, timeout=10
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
