@@ -77,30 +77,57 @@ def _already_done(exc: BaseException) -> bool:
 
 @dataclass
 class _Quorum:
-    """Collects replica outcomes; done at a quorum of successes or too many failures."""
+    """Collects replica outcomes; done at a quorum of successes or when it cannot come.
+
+    A quorum is ``needed`` successful replicas on at least ``servers_needed``
+    distinct servers: two devices of one server fail together, so a write that
+    landed on one server only (its primaries' servers down, handoffs on the
+    survivor) is not acknowledged as durable on two nodes.
+    """
 
     needed: int
+    servers_needed: int
     total: int
     results: list[Any] = field(default_factory=list)
+    servers: set[str] = field(default_factory=set)
     failures: list[BaseException] = field(default_factory=list)
+    finished: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def success(self, result: Any) -> None:
+    @property
+    def reached(self) -> bool:
+        return len(self.results) >= self.needed and len(self.servers) >= self.servers_needed
+
+    def success(self, result: Any, server: str) -> None:
         self.results.append(result)
-        if len(self.results) >= self.needed:
+        self.servers.add(server)
+        self.finished += 1
+        if self.reached or self.finished >= self.total:
             self.done.set()
 
     def failure(self, exc: BaseException) -> None:
         self.failures.append(exc)
-        if not node_fault(exc) or self.total - len(self.failures) < self.needed:
+        self.finished += 1
+        if (
+            not node_fault(exc)
+            or self.total - len(self.failures) < self.needed
+            or self.finished >= self.total
+        ):
             self.done.set()
 
     def outcome(self, what: str) -> list[Any]:
-        if len(self.results) >= self.needed:
+        if self.reached:
             return self.results
         for exc in self.failures:
             if not node_fault(exc):
                 raise exc
+        if len(self.results) >= self.needed:
+            raise errors.Unavailable(
+                f"{what}: {len(self.results)} replicas succeeded but on only "
+                f"{len(self.servers)} server(s); {self.servers_needed} are required",
+                reason="QUORUM_NOT_REACHED",
+                hint="too many storage servers are down; retry when they are back",
+            )
         reasons = "; ".join(sorted({str(e) for e in self.failures})) or "no replica answered"
         raise errors.Unavailable(
             f"{what}: only {len(self.results)} of {self.needed} required replicas succeeded "
@@ -118,10 +145,20 @@ class ReplicaIO:
         self.pool = pool
         self.node_timeout = node_timeout
         self._background: set[asyncio.Task[Any]] = set()
+        self._servers_of_version = (-1, 0)
 
     @property
     def quorum(self) -> int:
         return self.ring.replicas // 2 + 1
+
+    @property
+    def server_count(self) -> int:
+        """Distinct servers in the ring (a one-server ring still takes writes)."""
+        version = self.ring.version
+        if self._servers_of_version[0] != version:
+            servers = {d.server for d in self.ring.devices if d is not None}
+            self._servers_of_version = (version, len(servers))
+        return self._servers_of_version[1]
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
@@ -155,18 +192,18 @@ class ReplicaIO:
     ) -> list[T]:
         """Run ``call`` on every primary at once, a handoff replacing each that fails."""
         primaries = nodes.take_primaries()
-        quorum = _Quorum(self.quorum, len(primaries))
+        quorum = _Quorum(self.quorum, min(self.quorum, self.server_count), len(primaries))
 
         async def one(device: Device) -> None:
             while True:
                 try:
-                    quorum.success(await self._attempt(device, call))
+                    quorum.success(await self._attempt(device, call), device.server)
                     return
                 except asyncio.CancelledError:
                     raise
                 except BaseException as exc:
                     if _already_done(exc):
-                        quorum.success(None)
+                        quorum.success(None, device.server)
                         return
                     if node_fault(exc):
                         log.warning(
@@ -318,7 +355,8 @@ class ReplicaIO:
             raise
         for feed in feeds:
             await feed.finish()
-        quorum = _Quorum(self.quorum, len(tasks))
+        quorum = _Quorum(self.quorum, min(self.quorum, self.server_count), len(tasks))
+        server_of = {task: device.server for task, device in zip(tasks, targets, strict=True)}
 
         def settle(task: asyncio.Task[spb.ObjectMetadata]) -> None:
             if task.cancelled():
@@ -328,7 +366,7 @@ class ReplicaIO:
             if exc is not None:
                 quorum.failure(exc)
             else:
-                quorum.success(task.result())
+                quorum.success(task.result(), server_of[task])
 
         for task in tasks:
             task.add_done_callback(settle)

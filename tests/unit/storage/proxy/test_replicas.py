@@ -124,6 +124,32 @@ def test_without_a_quorum_the_write_is_unavailable(ring: Ring) -> None:
     assert len(pool.calls) == 8  # every primary and every handoff was tried once
 
 
+def test_replicas_on_one_server_are_not_a_quorum(ring: Ring) -> None:
+    # Four servers of two devices: with all but one down, the handoffs land on the
+    # survivor's two devices - two replicas, one server, so not durable on two nodes.
+    survivor = "127.0.0.1:7000"
+    failures: dict[str, BaseException] = {
+        f"127.0.0.1:{7000 + n}": errors.Unavailable("down") for n in range(1, 4)
+    }
+    pool = FakeNodes(failures)
+    with pytest.raises(errors.Unavailable) as refused:
+        put(ring, pool)
+    assert refused.value.reason == "QUORUM_NOT_REACHED"
+    assert "only 1 server" in refused.value.message
+    assert {d for s, d in pool.calls if s == survivor} == {"d1", "d2"}
+
+
+def test_a_one_server_ring_still_takes_writes(tmp_path: Path) -> None:
+    builder = RingBuilder(4, 3, min_part_hours=0)
+    for device in ("d1", "d2", "d3"):
+        builder.add_device(region=1, zone=1, ip="127.0.0.1", port=7000, device=device, weight=1)
+    builder.rebalance()
+    builder.write_ring(tmp_path / "one.ring")
+    pool = FakeNodes({})
+    assert put(Ring(tmp_path / "one.ring"), pool).size == 4
+    assert sorted(d for _, d in pool.calls) == ["d1", "d2", "d3"]
+
+
 VERSION = "1732712345.00000_0000"
 BIG = bytes(range(256)) * 12_000  # ~3 MiB: too large for a session GET
 
