@@ -139,10 +139,11 @@ class Daemons:
         return chosen
 
     async def replicate_now(self, names: Sequence[str] = ()) -> list[PassStats]:
-        """Run a replication pass on each named device (all when empty), one after another."""
+        """Run a replication pass on each named device (all when empty), one after
+        another, visiting every partition the device holds or the ring assigns it."""
         chosen = self.select(names)
         self.ring.ring()  # refuse up front (RING_NOT_LOADED) rather than per device
-        return [await d.replicator.run_pass() for d in chosen]
+        return [await d.replicator.run_pass(include_empty=True) for d in chosen]
 
     async def audit_now(self, names: Sequence[str] = ()) -> list[AuditStats]:
         """Run an audit pass on each named device without rate limits."""

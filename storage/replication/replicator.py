@@ -141,9 +141,13 @@ class DeviceReplicator:
     async def _disk(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.slot.submit(fn, *args))
 
-    async def run_pass(self) -> PassStats:
+    async def run_pass(self, *, include_empty: bool | None = None) -> PassStats:
         """One pass over every partition of the device; waits for a running one first.
 
+        ``include_empty``: also visit partitions the ring assigns to this device that
+        hold nothing here yet (so a new or wiped device fills itself by pulling);
+        None (the background default) does so every ``FULL_REHASH_EVERY`` passes
+        only, since each costs a call per peer even when there is nothing to do.
         Raises Conflict (RING_NOT_LOADED / RING_IP_REQUIRED) before doing anything if
         the ring cannot be used."""
         async with self.lock:
@@ -152,10 +156,12 @@ class DeviceReplicator:
             begun = time.monotonic()
             full = self.passes % FULL_REHASH_EVERY == 0
             self.passes += 1
-            on_disk = await self._disk(self.device.partitions)
-            # Assigned partitions with nothing here yet are visited too, so a new or
-            # wiped device fills itself from its peers (pulls) without waiting for them.
-            queue = sorted(set(on_disk) | self.assigned_partitions(), reverse=True)
+            on_disk = set(await self._disk(self.device.partitions))
+            if include_empty is None:
+                include_empty = full
+            if include_empty:
+                on_disk |= self.assigned_partitions()
+            queue = sorted(on_disk, reverse=True)
 
             async def worker() -> None:
                 while queue:
@@ -185,9 +191,10 @@ class DeviceReplicator:
 
     async def _hashes(self, part: int, stats: PassStats, full: bool = False) -> dict[str, str]:
         if full:
-            stats.tombstones_reclaimed += await self._disk(
-                disk.reclaim_known, self.device, part, self.reclaim_age
-            )
+            # Not `stats.x += await ...`: that reads the counter before awaiting and
+            # would drop what concurrent partitions added meanwhile.
+            reclaimed = await self._disk(disk.reclaim_known, self.device, part, self.reclaim_age)
+            stats.tombstones_reclaimed += reclaimed
         result = await self._disk(disk.suffix_hashes, self.device, part, self.reclaim_age)
         stats.tombstones_reclaimed += result.reclaimed
         return dict(result.hashes)

@@ -241,8 +241,9 @@ def test_tombstones_past_the_reclaim_age_are_removed(cluster: ReplicaCluster) ->
     assert all(any(cluster.object_dir(d, part, path).glob("*.ts")) for d in nodes)
 
     passes = cluster.replicate_all()
-    # Each node reclaims while hashing, for its own pass or to answer a peer's.
-    assert sum(p.tombstones_reclaimed for p in passes) >= 1, passes
+    # Each node reclaims while hashing, for its own pass or to answer a peer's (the
+    # latter is not counted in a pass), so at least the first node counts its own.
+    assert sum(p.tombstones_reclaimed for p in passes) >= 1
     for device in nodes:
         assert not cluster.object_dir(device, part, path).exists()
         assert cluster.run(state(cluster, device, part, name)) == ("", False)
