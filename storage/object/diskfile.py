@@ -48,7 +48,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -515,20 +515,30 @@ class DiskDevice:
         return sorted(int(e) for e in entries if e.isdigit())
 
     def list_partition(self, partition: int) -> Iterator[PartitionEntry]:
+        for hashed, hash_dir in self.hash_dirs(partition):
+            entry = self._entry(hash_dir, hashed)
+            if entry is not None:
+                yield entry
+
+    def hash_dirs(
+        self, partition: int, suffixes: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """``(name hash, its directory)`` of every object of ``partition`` (only those in
+        ``suffixes`` if given), by suffix then name hash; directories that vanish while
+        walking are skipped."""
         part_dir = f"{self.objects_dir}/{partition}"
-        try:
-            suffixes = sorted(os.listdir(part_dir))
-        except FileNotFoundError:
-            return
-        for suffix in suffixes:
+        if suffixes is None:
+            try:
+                suffixes = os.listdir(part_dir)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+        for suffix in sorted(set(suffixes)):
             try:
                 hashes = sorted(os.listdir(f"{part_dir}/{suffix}"))
             except (FileNotFoundError, NotADirectoryError):
                 continue
             for hashed in hashes:
-                entry = self._entry(f"{part_dir}/{suffix}/{hashed}", hashed)
-                if entry is not None:
-                    yield entry
+                yield hashed, f"{part_dir}/{suffix}/{hashed}"
 
     def _entry(self, hash_dir: str, hashed: str) -> PartitionEntry | None:
         current = self._current(hash_dir)

@@ -37,7 +37,6 @@ from storage.object.diskfile import (
     read_footer,
 )
 from storage.object.store import ObjectName, xxh3_of
-from storage.object.suffixes import is_suffix
 
 log = logging.getLogger("cumulo.storage.auditor")
 
@@ -150,34 +149,23 @@ def audit_pass(
     begun = time.monotonic()
     limiter = RateLimiter(bytes_per_second, files_per_second, stop)
     for partition in device.partitions():
-        part_dir = f"{device.objects_dir}/{partition}"
-        try:
-            suffixes = sorted(s for s in os.listdir(part_dir) if is_suffix(s))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for suffix in suffixes:
-            try:
-                hashes = sorted(os.listdir(f"{part_dir}/{suffix}"))
-            except (FileNotFoundError, NotADirectoryError):
+        for hashed, hash_dir in device.hash_dirs(partition):
+            if stop.is_set():
+                stats.seconds = time.monotonic() - begun
+                return stats
+            current = device._current(hash_dir)
+            if current is None:
                 continue
-            for hashed in hashes:
-                if stop.is_set():
-                    stats.seconds = time.monotonic() - begun
-                    return stats
-                hash_dir = f"{part_dir}/{suffix}/{hashed}"
-                current = device._current(hash_dir)
-                if current is None:
-                    continue
-                path = f"{hash_dir}/{current[0]}.{current[1]}"
-                try:
-                    verified, problem = _check_file(path, hashed, limiter)
-                except FileNotFoundError:
-                    continue  # replaced or removed meanwhile
-                stats.files += 1
-                stats.bytes += verified
-                limiter.spend(files=1)
-                if problem:
-                    device.quarantine(path, f"auditor: {problem}")
-                    stats.quarantined += 1
+            path = f"{hash_dir}/{current[0]}.{current[1]}"
+            try:
+                verified, problem = _check_file(path, hashed, limiter)
+            except FileNotFoundError:
+                continue  # replaced or removed meanwhile
+            stats.files += 1
+            stats.bytes += verified
+            limiter.spend(files=1)
+            if problem:
+                device.quarantine(path, f"auditor: {problem}")
+                stats.quarantined += 1
     stats.seconds = time.monotonic() - begun
     return stats

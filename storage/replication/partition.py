@@ -159,18 +159,11 @@ def reclaim_known(device: DiskDevice, partition: int, reclaim_age: float) -> int
 def suffix_entries(device: DiskDevice, partition: int, suffixes: list[str]) -> list[PartitionEntry]:
     """The current version of every object in ``suffixes`` of ``partition``, by suffix
     then name hash.  Unreadable files are quarantined and left out."""
-    entries: list[PartitionEntry] = []
-    part_dir = f"{device.objects_dir}/{partition}"
-    for suffix in sorted(set(suffixes)):
-        try:
-            hashes = sorted(os.listdir(f"{part_dir}/{suffix}"))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for hashed in hashes:
-            entry = device._entry(f"{part_dir}/{suffix}/{hashed}", hashed)
-            if entry is not None:
-                entries.append(entry)
-    return entries
+    found = (
+        device._entry(hash_dir, hashed)
+        for hashed, hash_dir in device.hash_dirs(partition, suffixes)
+    )
+    return [entry for entry in found if entry is not None]
 
 
 def remove_confirmed(device: DiskDevice, partition: int, confirmed: dict[str, str]) -> bool:
