@@ -184,7 +184,9 @@ class StorageConfig:
     threads_per_device: int = 16
     #: Address the object proxy (``cumulo-object-proxy``) listens on.
     proxy_listen: str = f"127.0.0.1:{OBJECT_PROXY_PORT}"
-    #: Ring file the proxy loads; empty means ``<data_dir>/storage/object.ring``.
+    #: Ring file the proxy and the object servers' replicators load; empty means
+    #: ``<data_dir>/storage/object.ring``.  An object server starts without it and
+    #: replicates once it exists.
     ring_file: str = ""
     #: Controller ``HOST:PORT`` the proxy validates tokens with (IdentityService/GetCaller);
     #: empty means ``controller.listen``.
@@ -201,6 +203,27 @@ class StorageConfig:
     #: Uploads larger than this (or of unknown size past 1 MiB) are stored as segments of
     #: this size plus a manifest (large objects).
     segment_size: int = 256 << 20
+    #: Run the object replicator in each object server (one background task per device).
+    replication_enabled: bool = True
+    #: Seconds between the end of one replication pass over a device and the next.
+    replication_interval: float = 30.0
+    #: Partitions of one device replicated at once.
+    replication_concurrency: int = 4
+    #: Seconds a tombstone is kept before the replicator removes it (7 days).  A node
+    #: that was down longer than this must have its devices wiped before it returns,
+    #: or deleted objects it holds may come back.
+    reclaim_age: float = 7 * 24 * 3600.0
+    #: This object server's IP address in the ring; empty means its listen host (which
+    #: must then not be a wildcard such as 0.0.0.0).
+    ring_ip: str = ""
+    #: Run the object auditor in each object server (one background task per device).
+    audit_enabled: bool = True
+    #: Seconds between the end of one audit pass over a device and the next.
+    audit_interval: float = 3600.0
+    #: Bytes per second the auditor reads per device (0 means no limit).
+    audit_bytes_per_second: int = 10 << 20
+    #: Files per second the auditor checks per device (0 means no limit).
+    audit_files_per_second: float = 20.0
 
 
 @dataclass

@@ -48,7 +48,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ from storage.object.store import (
     new_digests,
     xxh3_of,
 )
+from storage.object.suffixes import SuffixCache, suffix_of
 from storage.timestamp import Timestamp
 
 log = logging.getLogger("cumulo.storage.diskfile")
@@ -244,6 +245,8 @@ class DiskDevice:
             os.makedirs(folder, exist_ok=True)
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._lock_fd = -1
+        #: Suffix hashes for the replicator, invalidated by every change below.
+        self.suffix_cache = SuffixCache()
 
     # -- ownership and housekeeping ---------------------------------------------------
 
@@ -358,11 +361,19 @@ class DiskDevice:
             older = self._versions(hash_dir)
             if older and older[0][0] >= stem:
                 raise TimestampConflict(name, timestamp, Timestamp.parse(older[0][0]))
-            os.rename(temp_path, f"{hash_dir}/{stem}.{ext}")
+            try:
+                os.rename(temp_path, f"{hash_dir}/{stem}.{ext}")
+            except FileNotFoundError:
+                # The replicator removed the (then empty) directories between
+                # _make_dirs and here; it removes hash directories only under this
+                # stripe lock, so making them again now cannot race it.
+                self._make_dirs(hash_dir)
+                os.rename(temp_path, f"{hash_dir}/{stem}.{ext}")
         fsync_dir(hash_dir)
         # Removed only after the new version is durable: a crash in between must
         # leave the old version, not nothing.
         self._remove(hash_dir, older)
+        self.suffix_cache.invalidate(partition, suffix_of(hashed))
         return older[0] if older else None
 
     def check_newer(self, partition: int, name: ObjectName, timestamp: Timestamp) -> None:
@@ -383,7 +394,14 @@ class DiskDevice:
             os.rename(file_path, target)
         except FileNotFoundError:
             return
+        self._invalidate_path(file_path)
         log.error("quarantined %s to %s: %s", file_path, target, why)
+
+    def _invalidate_path(self, file_path: str) -> None:
+        """Invalidate the suffix hash of a file under ``objects/<part>/<suffix>/``."""
+        parts = os.path.relpath(file_path, self.objects_dir).split(os.sep)
+        if len(parts) >= 3 and parts[0].isdigit():
+            self.suffix_cache.invalidate(int(parts[0]), parts[1])
 
     def _corruption(self, file_path: str, name: ObjectName, why: str) -> errors.DataCorruption:
         self.quarantine(file_path, why)
@@ -497,20 +515,30 @@ class DiskDevice:
         return sorted(int(e) for e in entries if e.isdigit())
 
     def list_partition(self, partition: int) -> Iterator[PartitionEntry]:
+        for hashed, hash_dir in self.hash_dirs(partition):
+            entry = self._entry(hash_dir, hashed)
+            if entry is not None:
+                yield entry
+
+    def hash_dirs(
+        self, partition: int, suffixes: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """``(name hash, its directory)`` of every object of ``partition`` (only those in
+        ``suffixes`` if given), by suffix then name hash; directories that vanish while
+        walking are skipped."""
         part_dir = f"{self.objects_dir}/{partition}"
-        try:
-            suffixes = sorted(os.listdir(part_dir))
-        except FileNotFoundError:
-            return
-        for suffix in suffixes:
+        if suffixes is None:
+            try:
+                suffixes = os.listdir(part_dir)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+        for suffix in sorted(set(suffixes)):
             try:
                 hashes = sorted(os.listdir(f"{part_dir}/{suffix}"))
             except (FileNotFoundError, NotADirectoryError):
                 continue
             for hashed in hashes:
-                entry = self._entry(f"{part_dir}/{suffix}/{hashed}", hashed)
-                if entry is not None:
-                    yield entry
+                yield hashed, f"{part_dir}/{suffix}/{hashed}"
 
     def _entry(self, hash_dir: str, hashed: str) -> PartitionEntry | None:
         current = self._current(hash_dir)

@@ -3,8 +3,9 @@
 The one wiring file of the process: it opens the node's devices (each a directory
 under the devices root), claims each with a lock so no second server writes to
 it, removes temporary files an earlier crash left, gives each device its own
-thread pool, and serves ``cumulo.objectserver.v1`` with health and reflection,
-behind the storage-credential check.  ``--ready-file`` receives the bound port
+thread pool, and serves ``cumulo.objectserver.v1`` (objects, and the replicator
+and auditor of docs/replication.md) with health and reflection, behind the
+storage-credential check.  ``--ready-file`` receives the bound port
 once serving (as for the controller), so a supervisor can use port 0.
 """
 
@@ -27,7 +28,7 @@ from cumulo.config import Config, load_config
 from cumulo.containerserver.v1 import containerserver_pb2_grpc
 from cumulo.logs import setup_logging
 from cumulo.malloc import cap_malloc_arenas
-from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.objectserver.v1 import objectserver_pb2_grpc, replication_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from storage.container.server import SERVICE_NAME as INDEX_SERVICE_NAME
 from storage.container.server import ContainerServerServicer, IndexDevice
@@ -36,6 +37,8 @@ from storage.object.auth import StorageCredentialInterceptor
 from storage.object.diskfile import DiskDevice
 from storage.object.server import SERVICE_NAME, DeviceSlot, ObjectServerServicer
 from storage.object.store import check_chunk_size
+from storage.replication import server as replication_server
+from storage.replication.daemons import Daemons, ReplicationSettings
 
 log = logging.getLogger("cumulo.storage.object")
 
@@ -49,12 +52,16 @@ class ObjectServer:
     devices: dict[str, DeviceSlot]
     server: RunningServer
     index: ContainerServerServicer | None = None
+    #: The replicator and auditor (None when started without replication settings).
+    daemons: Daemons | None = None
 
     @property
     def address(self) -> str:
         return self.server.address
 
     async def stop(self, grace: float = 5.0) -> None:
+        if self.daemons is not None:
+            await self.daemons.stop()
         await self.server.server.stop(grace)
         if self.index is not None:
             self.index.close()
@@ -126,11 +133,14 @@ async def start_object_server(
     listen: str,
     devices: dict[str, DeviceSlot],
     credential: str,
+    replication: ReplicationSettings | None = None,
 ) -> ObjectServer:
     """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential.
 
     The node's container index shards (``storage/container/``) are served by the same
-    process on the same devices, for devices that live on disk."""
+    process on the same devices, for devices that live on disk.  With ``replication``
+    the process also serves ``ReplicationService`` and runs the replicator and
+    auditor that setting enables (docs/replication.md)."""
     index = ContainerServerServicer(
         {
             name: IndexDevice(slot.device.path, slot.executor)
@@ -150,10 +160,41 @@ async def start_object_server(
             containerserver_pb2_grpc.add_ContainerServerServiceServicer_to_server,
         ),
     ]
+    daemons = None
+    if replication is not None:
+        daemons = Daemons(devices, replication, credential, listen.rpartition(":")[0])
+        services.append(
+            Service(
+                replication_server.SERVICE_NAME,
+                replication_server.ReplicationServicer(daemons),
+                replication_pb2_grpc.add_ReplicationServiceServicer_to_server,
+            )
+        )
     server = await start_server(
         listen, services, interceptors=[StorageCredentialInterceptor(credential)]
     )
-    return ObjectServer(devices=devices, server=server, index=index)
+    if daemons is not None:
+        daemons.bind(server.port)
+        daemons.start()
+    return ObjectServer(devices=devices, server=server, index=index, daemons=daemons)
+
+
+def replication_settings(config: Config) -> ReplicationSettings:
+    """The daemons' settings from the ``storage.*`` configuration keys."""
+    storage = config.storage
+    return ReplicationSettings(
+        ring_file=config.storage_ring_file(),
+        ring_ip=storage.ring_ip,
+        replication_enabled=storage.replication_enabled,
+        replication_interval=storage.replication_interval,
+        replication_concurrency=storage.replication_concurrency,
+        reclaim_age=storage.reclaim_age,
+        node_timeout=storage.node_timeout,
+        audit_enabled=storage.audit_enabled,
+        audit_interval=storage.audit_interval,
+        audit_bytes_per_second=storage.audit_bytes_per_second,
+        audit_files_per_second=storage.audit_files_per_second,
+    )
 
 
 async def serve(config: Config, listen: str, ready_file: Path | None, create: bool) -> None:
@@ -169,7 +210,12 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
         create=create,
     )
     try:
-        running = await start_object_server(listen=listen, devices=devices, credential=credential)
+        running = await start_object_server(
+            listen=listen,
+            devices=devices,
+            credential=credential,
+            replication=replication_settings(config),
+        )
     except BaseException:
         for slot in devices.values():
             slot.executor.shutdown()
