@@ -113,6 +113,9 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
         CUMULO_STORAGE_PROXY_LISTEN="127.0.0.1:0",
         CUMULO_STORAGE_ALLINONE_LISTEN="127.0.0.1:0,127.0.0.1:0,127.0.0.1:0",
         CUMULO_LOGGING_LEVEL="WARNING",
+        # The Swift side runs no replicator or auditor either: foreground work only.
+        CUMULO_STORAGE_REPLICATION_ENABLED="false",
+        CUMULO_STORAGE_AUDIT_ENABLED="false",
     )
     cli = [sys.executable, "-m", "cumulo.cli.main"]
     started = subprocess.run(

@@ -169,6 +169,9 @@ def main() -> None:
             CUMULO_STORAGE_ALLINONE_LISTEN="127.0.0.1:0,127.0.0.1:0,127.0.0.1:0",
             CUMULO_STORAGE_PROXY_LISTEN="127.0.0.1:0",
             CUMULO_LOGGING_LEVEL="WARNING",
+            # Foreground work only (as in the Swift comparison, which runs no daemons).
+            CUMULO_STORAGE_REPLICATION_ENABLED="false",
+            CUMULO_STORAGE_AUDIT_ENABLED="false",
             XDG_CONFIG_HOME=str(Path(tmp) / "config"),
         )
         started = json.loads(cumulo(env, "--json", "up", "--detach", "--no-login"))
