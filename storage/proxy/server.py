@@ -386,39 +386,6 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         # Read before the upload starts, so the new version cannot be read instead
         # (one small GET; uploads on this path are past 1 MiB).
         predecessor = await self.large.predecessor(account, record.name, name)
-        meta = await self._stream_or_segment(
-            account,
-            record,
-            name,
-            timestamp,
-            first,
-            rest,
-            content_type=content_type,
-            metadata=metadata,
-            size=size,
-            expected_md5=expected_md5,
-            expected_sha256=expected_sha256,
-            compute_sha256=compute_sha256,
-        )
-        self.large.replaced(account, predecessor, meta.timestamp, self.clock)
-        return meta
-
-    async def _stream_or_segment(
-        self,
-        account: str,
-        record: ContainerRecord,
-        name: str,
-        timestamp: str,
-        first: list[bytes],
-        rest: AsyncIterator[bytes],
-        *,
-        content_type: str,
-        metadata: Mapping[str, str],
-        size: int | None,
-        expected_md5: str,
-        expected_sha256: str,
-        compute_sha256: bool,
-    ) -> spb.ObjectMetadata:
         tail = rest
 
         async def body() -> AsyncIterator[bytes]:
@@ -428,7 +395,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 yield piece
 
         if size is None or size > self.large.segment_size:
-            return await self.large.store(
+            meta = await self.large.store(
                 account,
                 record.name,
                 name,
@@ -442,19 +409,22 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 expected_sha256=expected_sha256,
                 compute_sha256=compute_sha256,
             )
-        return await self.replicas.put_stream(
-            account,
-            record.name,
-            name,
-            timestamp,
-            body(),
-            content_type=content_type,
-            metadata=metadata,
-            compute_sha256=compute_sha256,
-            expected_size=size,
-            expected_md5=expected_md5,
-            expected_sha256=expected_sha256,
-        )
+        else:
+            meta = await self.replicas.put_stream(
+                account,
+                record.name,
+                name,
+                timestamp,
+                body(),
+                content_type=content_type,
+                metadata=metadata,
+                compute_sha256=compute_sha256,
+                expected_size=size,
+                expected_md5=expected_md5,
+                expected_sha256=expected_sha256,
+            )
+        self.large.replaced(account, predecessor, meta.timestamp, self.clock)
+        return meta
 
     async def PutObject(
         self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext
