@@ -25,6 +25,13 @@ from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.server import MAX_MESSAGE_BYTES
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
 from storage.credential import CREDENTIAL_KEY
+from storage.object.batching import (
+    BATCH_KEY,
+    BATCH_VALUE,
+    announces_batches,
+    pack_requests,
+    unpack_responses,
+)
 from storage.object.store import DEFAULT_CHUNK_SIZE, xxh3_of
 
 
@@ -267,10 +274,15 @@ class ObjectServerSession:
     """
 
     def __init__(self, client: ObjectServerClient) -> None:
-        self._call = client.stub.RunSession(metadata=client.metadata)
+        self._call = client.stub.RunSession(metadata=(*client.metadata, (BATCH_KEY, BATCH_VALUE)))
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[pb.SessionResponse]] = {}
         self._write_lock = asyncio.Lock()
+        # Requests not yet written, and the one task writing them (see _flush).
+        self._outbox: list[pb.SessionRequest] = []
+        self._flusher: asyncio.Task[None] | None = None
+        #: True once the server announced it takes batched requests (batching.py).
+        self.batching = False
         self._reader = asyncio.ensure_future(self._read())
 
     async def __aenter__(self) -> ObjectServerSession:
@@ -287,13 +299,15 @@ class ObjectServerSession:
     async def _read(self) -> None:
         failure: BaseException | None = None
         try:
+            self.batching = announces_batches(await self._call.initial_metadata())
             while True:
-                response = await self._call.read()
-                if response is aio.EOF:
+                message = await self._call.read()
+                if message is aio.EOF:
                     break
-                future = self._waiting.pop(response.id, None)
-                if future is not None and not future.done():
-                    future.set_result(response)
+                for response in unpack_responses(message):
+                    future = self._waiting.pop(response.id, None)
+                    if future is not None and not future.done():
+                        future.set_result(response)
         except grpc.RpcError as exc:
             failure = error_from_rpc(exc)
         except asyncio.CancelledError:
@@ -317,23 +331,48 @@ class ObjectServerSession:
         if request is None:
             request = pb.SessionRequest(**operation)
         request.id = request_id
-        try:
-            async with self._write_lock:
-                await self._call.write(request)
-        except grpc.RpcError as exc:
-            # A write fails when the server has already ended the stream (a refused
-            # credential, say); grpcio then reports a generic core error here, while
-            # the server's real status reaches the reader.  Report that one.
-            await asyncio.wait({self._reader}, timeout=STATUS_WAIT_SECONDS)
-            failure = future.exception() if future.done() else None
-            if failure is not None:
-                raise failure from None
-            self._waiting.pop(request_id, None)
-            raise error_from_rpc(exc) from None
+        self._outbox.append(request)
+        if self._flusher is None:
+            self._flusher = asyncio.ensure_future(self._flush())
         response = await future
         if response.HasField("error"):
             raise _session_failure(response.error)
         return response
+
+    async def _flush(self) -> None:
+        """Write the outbox until it is empty: what queued up while a message was being
+        written goes out as one batch (when the server takes batches), so a burst of
+        requests costs a few stream writes, not one each.  A request's future gets its
+        response from the reader, or here the error that stopped its write."""
+        try:
+            while self._outbox:
+                pending, self._outbox = self._outbox, []
+                messages = pack_requests(pending) if self.batching else pending
+                try:
+                    async with self._write_lock:
+                        for message in messages:
+                            await self._call.write(message)
+                except grpc.RpcError as exc:
+                    # A write fails when the server has already ended the stream (a
+                    # refused credential, say); grpcio then reports a generic core
+                    # error here, while the server's real status reaches the reader,
+                    # which fails every waiting request with it.  Wait for that; the
+                    # write's own error is reported only if it never comes.
+                    await asyncio.wait({self._reader}, timeout=STATUS_WAIT_SECONDS)
+                    self._fail(error_from_rpc(exc), pending)
+                except Exception as exc:  # e.g. a write after close(): never hang a caller
+                    self._fail(errors.Unavailable(f"the session cannot send: {exc!r}"), pending)
+        finally:
+            self._flusher = None
+            if self._outbox:  # only when this task was cancelled
+                pending, self._outbox = self._outbox, []
+                self._fail(errors.Unavailable("the session ended"), pending)
+
+    def _fail(self, error: errors.CumuloError, requests: list[pb.SessionRequest]) -> None:
+        for request in requests:
+            future = self._waiting.pop(request.id, None)
+            if future is not None and not future.done():
+                future.set_exception(error)
 
     async def put_object(
         self,
@@ -403,6 +442,8 @@ class ObjectServerSession:
 
     async def close(self) -> None:
         """Finish the stream after the requests in flight were answered."""
+        if self._flusher is not None:
+            await asyncio.wait({self._flusher})
         with contextlib.suppress(grpc.RpcError):
             async with self._write_lock:
                 await self._call.done_writing()

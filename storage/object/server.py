@@ -17,6 +17,8 @@ finished, so a file descriptor is never closed under a running thread.
 stream, each as its own task, through the same code as the single RPCs: a gRPC
 call costs the server several times the CPU of a message on an open stream
 (see docs/object-server.md, "Measured"), and small objects are all overhead.
+What is waiting goes out as one message both ways when both ends announced
+batches (``batching.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.interceptors import REQUEST_ID
 from cumulo.rpc.status import code_for
 from cumulo.types.v1 import types_pb2
+from storage.object.batching import (
+    BATCH_KEY,
+    BATCH_VALUE,
+    announces_batches,
+    pack_responses,
+    unpack_requests,
+)
 from storage.object.store import (
     ObjectDevice,
     ObjectMetadata,
@@ -414,6 +423,9 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     async def RunSession(
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: aio.ServicerContext
     ) -> AsyncIterator[pb.SessionResponse]:
+        # Batches (see batching.py): announce them; send them if the caller did.
+        batches = announces_batches(context.invocation_metadata())
+        await context.send_initial_metadata(((BATCH_KEY, BATCH_VALUE),))
         responses: asyncio.Queue[pb.SessionResponse | None] = asyncio.Queue()
         # Back-pressure: stop reading requests while this many are being served.
         slots = asyncio.Semaphore(SESSION_MAX_IN_FLIGHT)
@@ -441,11 +453,12 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
 
         async def read_requests() -> None:
             try:
-                async for request in request_iterator:
-                    await slots.acquire()
-                    task = asyncio.create_task(serve(request))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                async for message in request_iterator:
+                    for request in unpack_requests(message):
+                        await slots.acquire()
+                        task = asyncio.create_task(serve(request))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
                 if tasks:
                     await asyncio.wait(set(tasks))
             finally:
@@ -453,8 +466,22 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
 
         reader = asyncio.create_task(read_requests())
         try:
-            while (response := await responses.get()) is not None:
-                yield response
+            ended = False
+            while not ended and (response := await responses.get()) is not None:
+                if not batches or responses.empty():
+                    yield response
+                    continue
+                # Everything answered while the last message was being sent goes out
+                # in one message.
+                ready = [response]
+                while not responses.empty():
+                    more = responses.get_nowait()
+                    if more is None:
+                        ended = True
+                        break
+                    ready.append(more)
+                for message in pack_responses(ready):
+                    yield message
             await reader  # a malformed message ends the session with its error
         finally:
             reader.cancel()

@@ -255,34 +255,38 @@ class GetDeviceStatsResponse(_message.Message):
     def __init__(self, devices: _Optional[_Iterable[_Union[DeviceStats, _Mapping]]] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
-    __slots__ = ("id", "put", "get", "head", "delete")
+    __slots__ = ("id", "put", "get", "head", "delete", "batch")
     ID_FIELD_NUMBER: _ClassVar[int]
     PUT_FIELD_NUMBER: _ClassVar[int]
     GET_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     id: int
     put: PutObjectRequest
     get: GetObjectRequest
     head: HeadObjectRequest
     delete: DeleteObjectRequest
-    def __init__(self, id: _Optional[int] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., get: _Optional[_Union[GetObjectRequest, _Mapping]] = ..., head: _Optional[_Union[HeadObjectRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectRequest, _Mapping]] = ...) -> None: ...
+    batch: _containers.RepeatedCompositeFieldContainer[SessionRequest]
+    def __init__(self, id: _Optional[int] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., get: _Optional[_Union[GetObjectRequest, _Mapping]] = ..., head: _Optional[_Union[HeadObjectRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectRequest, _Mapping]] = ..., batch: _Optional[_Iterable[_Union[SessionRequest, _Mapping]]] = ...) -> None: ...
 
 class SessionResponse(_message.Message):
-    __slots__ = ("id", "error", "put", "get", "head", "delete")
+    __slots__ = ("id", "error", "put", "get", "head", "delete", "batch")
     ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PUT_FIELD_NUMBER: _ClassVar[int]
     GET_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     id: int
     error: SessionError
     put: PutObjectResponse
     get: GetObjectResponse
     head: HeadObjectResponse
     delete: DeleteObjectResponse
-    def __init__(self, id: _Optional[int] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., put: _Optional[_Union[PutObjectResponse, _Mapping]] = ..., get: _Optional[_Union[GetObjectResponse, _Mapping]] = ..., head: _Optional[_Union[HeadObjectResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectResponse, _Mapping]] = ...) -> None: ...
+    batch: _containers.RepeatedCompositeFieldContainer[SessionResponse]
+    def __init__(self, id: _Optional[int] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., put: _Optional[_Union[PutObjectResponse, _Mapping]] = ..., get: _Optional[_Union[GetObjectResponse, _Mapping]] = ..., head: _Optional[_Union[HeadObjectResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectResponse, _Mapping]] = ..., batch: _Optional[_Iterable[_Union[SessionResponse, _Mapping]]] = ...) -> None: ...
 
 class SessionError(_message.Message):
     __slots__ = ("code", "message", "detail")
