@@ -227,7 +227,7 @@ def connection_hint(details: str, tls: Tls) -> str:
         )
     if "WRONG_VERSION_NUMBER" in details:
         return "the server speaks plaintext, not TLS: unset CUMULO_TLS_CA_FILE for it"
-    if "Peer name" in details or "not in peer certificate" in details:
+    if "Hostname Verification" in details or "not in peer certificate" in details:
         return (
             "the server's certificate does not name the address dialled: issue one with "
             "that --ip/--dns, or set the name to check (CUMULO_TLS_SERVER_NAME)"
