@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import stat
 from pathlib import Path
 
@@ -93,3 +94,23 @@ def test_loopback_files_are_made_once(tmp_path: Path) -> None:
         "::1",
     }
     assert names.value.get_values_for_type(x509.DNSName) == ["localhost"]
+
+
+def test_cli_init_then_issue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cumulo.cli.main import main
+
+    pki = tmp_path / "pki"
+    assert main(["tls", "init", "--dir", str(pki)]) == 0
+    assert "Keep" in capsys.readouterr().out
+    code = main(
+        ["--json", "tls", "issue", "--dir", str(pki), "--name", "node1", "--ip", "10.0.0.5"]
+    )
+    assert code == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert issued == {
+        "ca_file": str(pki / "ca.pem"),
+        "cert_file": str(pki / "node1.pem"),
+        "key_file": str(pki / "node1.key"),
+    }
+    assert main(["tls", "init", "--dir", str(pki)]) == 1
+    assert "exists already" in capsys.readouterr().err
