@@ -115,7 +115,8 @@ def _announce(cloud: LocalCloud, args: argparse.Namespace, config: Config) -> No
     elif login.get("error"):
         print(f"Could not log the CLI in: {login['error']}")
     if login:
-        print(f"Log in from elsewhere: {login['command']}")
+        prefix = f"CUMULO_TLS_CA_FILE={cloud.tls['ca_file']} " if cloud.tls else ""
+        print(f"Log in from elsewhere: {prefix}{login['command']}")
     print(
         f"Try: cumulo info   |   {grpcurl} {controller} list   |   "
         f'{grpcurl} -H "authorization: Bearer $(cumulo token)" {controller} '
