@@ -26,6 +26,7 @@ from cumulo import errors
 from cumulo.config import Config, load_config
 from cumulo.local import find_local_cloud
 from cumulo.logs import setup_logging
+from cumulo.rpc.tls import load_tls
 
 log = logging.getLogger("cumulo.agent")
 
@@ -51,6 +52,7 @@ def build_stream(config: Config, ready_file: Path | None = None) -> AgentStream:
         backoff_min=config.agent.backoff_min,
         backoff_max=config.agent.backoff_max,
         resync_interval=config.agent.resync_interval,
+        tls=load_tls(config.tls),
     )
 
     def registered(_node_id: str) -> None:

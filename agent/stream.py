@@ -36,6 +36,7 @@ import cumulo
 from agent.inventory import HostInventory
 from agent.reconciler import ApplyResult, Reconciler
 from cumulo.agent.v1 import agent_pb2, agent_pb2_grpc
+from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
 
 log = logging.getLogger("cumulo.agent")
 
@@ -97,6 +98,8 @@ class StreamOptions:
     backoff_min: float = 0.5
     backoff_max: float = 30.0
     resync_interval: float = 60.0
+    #: TLS of the channel to the controller (plaintext by default).
+    tls: Tls = PLAINTEXT
     #: Silence (seconds) after which a stream is presumed dead before the
     #: controller told its progress interval.
     default_silence: float = 30.0
@@ -240,7 +243,7 @@ class AgentStream:
                 yield message
 
         self.connects += 1
-        async with aio.insecure_channel(address) as channel:
+        async with aio_channel(address, self.options.tls) as channel:
             stub = agent_pb2_grpc.AgentServiceStub(channel)
             call = stub.Connect(requests(), metadata=[(CREDENTIAL_KEY, credential)])
             heartbeat: asyncio.Task[None] | None = None

@@ -50,6 +50,7 @@ from cumulo.logs import setup_logging
 from cumulo.node.v1 import node_pb2_grpc
 from cumulo.quota.v1 import quota_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
+from cumulo.rpc.tls import load_server_tls, tls_mode
 from cumulo.system.v1 import system_pb2_grpc
 
 log = logging.getLogger("cumulo.controller")
@@ -104,6 +105,7 @@ async def start_controller(config: Config) -> Controller:
     """
     if config.controller.require_native:
         _native.require_compiled()
+    tls = load_server_tls(config.tls)  # bad files fail here, before the database opens
     database = Database(config.database_url())
     try:
         applied = await asyncio.to_thread(migrate, database.engine)
@@ -190,7 +192,10 @@ async def start_controller(config: Config) -> Controller:
 
     try:
         server = await start_server(
-            config.controller.listen, services, interceptors=[AuthInterceptor(authenticate)]
+            config.controller.listen,
+            services,
+            interceptors=[AuthInterceptor(authenticate)],
+            tls=tls,
         )
     except errors.Unavailable as exc:
         await asyncio.to_thread(system.mark_stopped)
@@ -207,14 +212,16 @@ async def start_controller(config: Config) -> Controller:
         bootstrap.admin_user_id,
         partial(_object_proxy, config),
         settings.object_usage_interval,
+        tls=tls,
     )
     hub.start()
     liveness.start()
     object_usage.start()
     log.info(
-        "controller %s listening on %s (database %s, native backend %s)",
+        "controller %s listening on %s (%s, database %s, native backend %s)",
         system.instance_id,
         server.address if config.controller.listen.endswith(":0") else config.controller.listen,
+        tls_mode(tls),
         database.kind,
         _native.BACKEND,
     )

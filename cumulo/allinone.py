@@ -17,6 +17,13 @@ the storage nodes' ports are known (see :mod:`cumulo.allinone_storage`).
 
 Processes are started by module name (``python -m controller``), never imported,
 so the SDK does not depend on the server packages.
+
+TLS (``cumulo up --tls``, or a ``[tls]`` section): every child gets the cloud's
+files through its ``CUMULO_TLS_*`` environment (:func:`tls_environment`), so all
+of them serve and call with TLS; storage nodes also demand client certificates
+(only the cloud's own processes may reach them), the controller and proxy do not
+(their callers are users with tokens).  The run file records the files, so
+``cumulo`` commands on this machine use them without flags.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ class ProcessSpec:
     critical: bool = True
     #: Called with the endpoints started so far, right before this process starts.
     before_start: Callable[[dict[str, str]], None] | None = None
+    #: Environment variables set for this child on top of the supervisor's own.
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,10 +78,36 @@ def all_in_one_processes(config: Config) -> list[ProcessSpec]:
 
     run = config.run_dir
     common = ["--data-dir", str(config.data_dir)]
-    return [
-        *_controller_and_agent(config, run, common),
-        *storage_processes(config),
-    ]
+    specs = [*_controller_and_agent(config, run, common), *storage_processes(config)]
+    for spec in specs:
+        spec.env.update(tls_environment(config, storage_node=spec.name.startswith("storage-")))
+    return specs
+
+
+def tls_environment(config: Config, *, storage_node: bool = False) -> dict[str, str]:
+    """The ``CUMULO_TLS_*`` variables that give a child the cloud's TLS settings.
+
+    Set even when TLS is off (to empty), so a variable in the supervisor's own
+    environment cannot turn half the cloud to TLS.  ``storage_node`` turns on
+    ``client_auth`` (mutual TLS) whenever TLS is on."""
+    tls = config.tls
+    client_auth = tls.client_auth or (storage_node and bool(tls.ca_file))
+    return {
+        "CUMULO_TLS_CA_FILE": tls.ca_file,
+        "CUMULO_TLS_CERT_FILE": tls.cert_file,
+        "CUMULO_TLS_KEY_FILE": tls.key_file,
+        "CUMULO_TLS_SERVER_NAME": tls.server_name,
+        "CUMULO_TLS_CLIENT_AUTH": "true" if client_auth else "false",
+    }
+
+
+def recorded_tls(config: Config) -> dict[str, str]:
+    """What the run file records about TLS (absolute paths), or {} for plaintext."""
+    tls = config.tls
+    if not tls.ca_file:
+        return {}
+    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
+    return {k: str(Path(v).expanduser().resolve()) for k, v in files.items() if v}
 
 
 def _controller_and_agent(config: Config, run: Path, common: list[str]) -> list[ProcessSpec]:
@@ -158,6 +193,7 @@ class Supervisor:
             pid=os.getpid(),
             endpoints=endpoints,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            tls=recorded_tls(self.config),
         )
         write_local_cloud(cloud)
         return cloud
@@ -173,7 +209,9 @@ class Supervisor:
             placeholder = f"{{endpoint:{child.spec.name}}}"
             argv = [a.replace(placeholder, f"127.0.0.1:{child.port}") for a in argv]
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **spec.env}
+            )
         child = Child(spec, process, log_path)
         self.children.append(child)
         self.on_event(f"starting {spec.name} ...")

@@ -15,6 +15,12 @@ before it expires, and once more if the server says it expired::
     client = cumulo.connect("10.0.0.5:7700", user="alice", password=pw, project="web")
     client = cumulo.connect(app_credential=(cred_id, secret))
     client = cumulo.connect()   # the profile `cumulo login` / `cumulo up` saved
+
+TLS (docs/tls.md): pass ``ca_file=`` (the cloud's CA), plus ``cert_file=`` and
+``key_file=`` for servers that demand a client certificate; else
+``$CUMULO_TLS_CA_FILE`` (``_CERT_FILE``, ``_KEY_FILE``, ``_SERVER_NAME``); else,
+for an endpoint of the local cloud, what ``cumulo up --tls`` recorded; else
+plaintext.  Both channels (controller and object proxy) use the same setting.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ import grpc
 
 from cumulo import errors
 from cumulo.auth import Credentials, TokenManager
-from cumulo.config import OBJECT_PROXY_PORT
+from cumulo.config import OBJECT_PROXY_PORT, TlsConfig
 from cumulo.local import OBJECT_PROXY_ENDPOINT, find_local_cloud, resolve_endpoint
 from cumulo.profile import Profile, load_profile, save_profile
 from cumulo.rpc.status import error_from_rpc
+from cumulo.rpc.tls import Tls, connection_hint, load_tls
+from cumulo.rpc.tls import channel as open_channel
 from cumulo.services.identity import IdentityClient
 from cumulo.services.nodes import NodesClient
 from cumulo.services.objects import ObjectsClient
@@ -92,8 +100,17 @@ class Client:
         app_credential: tuple[str, str] | None = None,
         auth: TokenManager | None = None,
         object_endpoint: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        tls: Tls | None = None,
     ) -> None:
+        """``tls`` (already loaded) wins over the ``*_file`` arguments; see the module
+        docstring for where TLS settings come from when neither is given."""
         self.endpoint = endpoint
+        self.tls = tls or resolve_tls(
+            endpoint, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+        )
         #: The object proxy (``cumulo.object.v1``); resolved on first use when None.
         self._object_endpoint = object_endpoint
         self._object_channel: grpc.Channel | None = None
@@ -111,7 +128,7 @@ class Client:
             auth = TokenManager(credentials, token=token or "")
         #: None means calls go without a token (only open methods will work).
         self.auth = auth
-        self.channel = grpc.insecure_channel(endpoint)
+        self.channel = open_channel(endpoint, self.tls)
         self.system = SystemClient(self)
         self.nodes = NodesClient(self)
         self.identity = IdentityClient(self)
@@ -131,8 +148,9 @@ class Client:
     def object_channel(self) -> grpc.Channel:
         """A second channel, to the object proxy (opened on first use)."""
         if self._object_channel is None:
-            self._object_channel = grpc.insecure_channel(
+            self._object_channel = open_channel(
                 self.object_endpoint,
+                self.tls,
                 options=[
                     ("grpc.max_receive_message_length", 16 << 20),
                     ("grpc.max_send_message_length", 16 << 20),
@@ -199,7 +217,8 @@ class Client:
         if isinstance(error, errors.Unavailable) and error.reason == "UNAVAILABLE":
             return errors.Unavailable(
                 f"cannot reach Cumulo at {self.endpoint} ({error.message})",
-                hint="start the cloud with `cumulo up`, or pass --endpoint HOST:PORT",
+                hint=connection_hint(error.message, self.tls)
+                or "start the cloud with `cumulo up`, or pass --endpoint HOST:PORT",
             )
         if isinstance(error, errors.DeadlineExceeded) and error.reason == "DEADLINE_EXCEEDED":
             return errors.DeadlineExceeded(
@@ -223,6 +242,38 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def resolve_tls(
+    endpoint: str,
+    *,
+    ca_file: str | os.PathLike[str] | None = None,
+    cert_file: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+    server_name: str | None = None,
+) -> Tls:
+    """The TLS setting for ``endpoint``; see the module docstring for the order.
+
+    Raises InvalidArgument naming the file when one cannot be read or is not PEM."""
+    environ = os.environ
+    if ca_file is None and cert_file is None and environ.get("CUMULO_TLS_CA_FILE"):
+        ca_file = environ["CUMULO_TLS_CA_FILE"]
+        cert_file = environ.get("CUMULO_TLS_CERT_FILE") or None
+        key_file = environ.get("CUMULO_TLS_KEY_FILE") or None
+    if ca_file is None and cert_file is None:
+        cloud = find_local_cloud()
+        if cloud is not None and cloud.tls and endpoint in cloud.endpoints.values():
+            ca_file = cloud.tls.get("ca_file") or None
+            cert_file = cloud.tls.get("cert_file") or None
+            key_file = cloud.tls.get("key_file") or None
+    return load_tls(
+        TlsConfig(
+            ca_file=str(ca_file or ""),
+            cert_file=str(cert_file or ""),
+            key_file=str(key_file or ""),
+            server_name=server_name or environ.get("CUMULO_TLS_SERVER_NAME", ""),
+        )
+    )
 
 
 def resolve_object_endpoint(explicit: str | None = None) -> str:
@@ -299,6 +350,9 @@ def connect(
     app_credential: tuple[str, str] | None = None,
     use_profile: bool = True,
     object_endpoint: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+    cert_file: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> Client:
     """Connect to ``endpoint``, or to the local cloud that ``cumulo up`` started.
 
@@ -324,6 +378,9 @@ def connect(
             timeout=timeout,
             auth=manager_for_profile(profile),
             object_endpoint=object_endpoint,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
         )
     return Client(
         resolved,
@@ -335,4 +392,7 @@ def connect(
         project=project,
         project_id=project_id,
         app_credential=app_credential,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
     )

@@ -227,6 +227,32 @@ class StorageConfig:
 
 
 @dataclass
+class TlsConfig:
+    """``[tls]``: TLS on every gRPC connection of the process (docs/tls.md).
+
+    All empty means plaintext (the loopback default).  Once any file is set, TLS
+    is on: servers need ``cert_file`` and ``key_file``, clients need ``ca_file``.
+    """
+
+    #: PEM certificate this process presents: as a server, and as a client when a
+    #: server asks for one (mutual TLS).  Empty with ``key_file``: plaintext serving.
+    cert_file: str = ""
+    #: PEM private key of ``cert_file`` (keep it mode 0600).
+    key_file: str = ""
+    #: PEM bundle of the CA that signs the cloud's certificates: clients verify
+    #: servers with it, servers verify client certificates with it when
+    #: ``client_auth``.  Empty: this process connects in plaintext.
+    ca_file: str = ""
+    #: Servers of this process demand a client certificate signed by ``ca_file``
+    #: (mutual TLS).  Set it on object servers; the controller and the proxy serve
+    #: users, who authenticate with tokens and hold no certificate.
+    client_auth: bool = False
+    #: Name checked against the server's certificate instead of the host of the
+    #: address dialled (for certificates without the IP or name used to connect).
+    server_name: str = ""
+
+
+@dataclass
 class Config:
     #: Where every process keeps its data, logs and run files: ``$XDG_DATA_HOME/cumulo``
     #: (``~/.local/share/cumulo``) unless set.
@@ -236,6 +262,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     quota: QuotaConfig = field(default_factory=QuotaConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def database_url(self) -> str:

@@ -5,7 +5,9 @@ endpoint) and remembers ``<data_dir>`` in ``~/.config/cumulo/current-cloud``, so
 later commands on the same machine find the cloud without flags.  Resolution
 order for an endpoint: an explicit value, ``$CUMULO_ENDPOINT``, the run file of
 ``$CUMULO_DATA_DIR`` or the remembered data directory or the default one, and
-finally the default port on loopback.
+finally the default port on loopback.  A cloud started with ``cumulo up --tls``
+also records its CA (and the loopback certificate, for servers that ask for a
+client certificate), which the SDK uses for that cloud's endpoints only.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class LocalCloud:
     pid: int
     endpoints: dict[str, str] = field(default_factory=dict)
     started_at: str = ""
+    #: TLS files of the cloud (``ca_file``, ``cert_file``, ``key_file``); empty: plaintext.
+    tls: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -46,6 +50,7 @@ class LocalCloud:
                 "pid": self.pid,
                 "endpoints": self.endpoints,
                 "started_at": self.started_at,
+                "tls": self.tls,
             },
             indent=2,
         )
@@ -104,6 +109,7 @@ def find_local_cloud(data_dir: Path | None = None) -> LocalCloud | None:
             pid=int(data["pid"]),
             endpoints=dict(data.get("endpoints", {})),
             started_at=str(data.get("started_at", "")),
+            tls={str(k): str(v) for k, v in dict(data.get("tls") or {}).items()},
         )
         if pid_alive(cloud.pid):
             return cloud

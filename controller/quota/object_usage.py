@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from grpc import aio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,6 +39,7 @@ from controller.identity.service import IdentityService
 from controller.identity.times import now
 from controller.quota.service import QuotaService
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
+from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
 
 log = logging.getLogger("cumulo.controller.object_usage")
 
@@ -100,7 +100,9 @@ class ObjectUsageSampler:
         endpoint: Callable[[], str],
         interval: float,
         timeout: float = 10.0,
+        tls: Tls = PLAINTEXT,
     ) -> None:
+        """``tls`` secures the channel to the proxy (plaintext by default)."""
         self._database = database
         self._quota = quota
         self._identity = identity
@@ -108,6 +110,7 @@ class ObjectUsageSampler:
         self._endpoint = endpoint
         self.interval = interval
         self.timeout = timeout
+        self._tls = tls
         self._token = ""
         self._token_expires = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -172,7 +175,7 @@ class ObjectUsageSampler:
         metadata = (("authorization", f"Bearer {await self._bearer()}"),)
         samples: list[tuple[str, int, int]] = []
         failed = 0
-        async with aio.insecure_channel(endpoint) as channel:
+        async with aio_channel(endpoint, self._tls) as channel:
             stub = object_pb2_grpc.ObjectServiceStub(channel)
             for project_id in projects:
                 try:

@@ -210,11 +210,14 @@ def _progress(result: PhaseResult) -> None:
 
 
 def run_objects(args: argparse.Namespace) -> int:
+    from cumulo.client import resolve_tls
     from cumulo.loadtest.grpc_backend import CumuloObjectBackend
 
     workload = workload_from_args(args)
     endpoint = proxy_endpoint(args.object_endpoint)
-    backend = CumuloObjectBackend(endpoint, token_for(args), channels=args.channels)
+    backend = CumuloObjectBackend(
+        endpoint, token_for(args), channels=args.channels, tls=resolve_tls(endpoint)
+    )
 
     async def run() -> dict[str, Any]:
         try:

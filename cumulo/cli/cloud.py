@@ -27,6 +27,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     up.add_argument("--detach", action="store_true", help="run in the background and return")
     up.add_argument("--demo", action="store_true", help="once up, show the cloud working")
     up.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve every process over TLS (a CA and a loopback certificate are made once "
+        "under <data-dir>/tls; storage nodes demand client certificates); see docs/tls.md",
+    )
+    up.add_argument(
         "--no-login",
         action="store_true",
         help="do not log the CLI in as the cloud's admin (default: log in, see docs/identity.md)",
@@ -91,6 +97,7 @@ def _announce(cloud: LocalCloud, args: argparse.Namespace, config: Config) -> No
                 "data_dir": str(cloud.data_dir),
                 "pid": cloud.pid,
                 "endpoints": cloud.endpoints,
+                "tls": cloud.tls,
                 "login": login,
             }
         )
@@ -100,15 +107,19 @@ def _announce(cloud: LocalCloud, args: argparse.Namespace, config: Config) -> No
     for name, address in cloud.endpoints.items():
         print(f"  {name:<{width}}  {address}")
     controller = cloud.endpoints.get("controller", "")
+    grpcurl = f"grpcurl -cacert {cloud.tls['ca_file']}" if cloud.tls else "grpcurl -plaintext"
+    if cloud.tls:
+        print(f"TLS: every process; the cloud's CA is {cloud.tls['ca_file']}")
     if login.get("profile"):
         print(f"The CLI is logged in as admin on project admin (profile {login['profile']}).")
     elif login.get("error"):
         print(f"Could not log the CLI in: {login['error']}")
     if login:
-        print(f"Log in from elsewhere: {login['command']}")
+        prefix = f"CUMULO_TLS_CA_FILE={cloud.tls['ca_file']} " if cloud.tls else ""
+        print(f"Log in from elsewhere: {prefix}{login['command']}")
     print(
-        f"Try: cumulo info   |   grpcurl -plaintext {controller} list   |   "
-        f'grpcurl -plaintext -H "authorization: Bearer $(cumulo token)" {controller} '
+        f"Try: cumulo info   |   {grpcurl} {controller} list   |   "
+        f'{grpcurl} -H "authorization: Bearer $(cumulo token)" {controller} '
         "cumulo.identity.v1.IdentityService/GetCaller"
     )
     sys.stdout.flush()
@@ -135,8 +146,21 @@ def _demo(cloud: LocalCloud) -> None:
     sys.stdout.flush()
 
 
+def use_local_tls(config: Config) -> None:
+    """Point ``config.tls`` at the loopback CA and certificate, made once under
+    ``<data_dir>/tls`` (``cumulo up --tls``)."""
+    from cumulo.certs import ensure_loopback
+
+    ca, loopback = ensure_loopback(config.data_dir / "tls")
+    config.tls.ca_file = str(ca.cert)
+    config.tls.cert_file = str(loopback.cert)
+    config.tls.key_file = str(loopback.key)
+
+
 def run_up(args: argparse.Namespace) -> int:
     config = load_config(args.config, data_dir=args.data_dir)
+    if args.tls:
+        use_local_tls(config)
     if args.detach:
         return _run_detached(args, config)
     supervisor = Supervisor(config, all_in_one_processes(config), on_event=_progress(args))
@@ -181,6 +205,8 @@ def _run_detached(args: argparse.Namespace, config: Config) -> int:
     ]
     if args.config:
         argv += ["--config", str(args.config)]
+    if args.tls:
+        argv.append("--tls")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             argv,

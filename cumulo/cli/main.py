@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "cumulo.cli.identity",  # login, logout, whoami, token, project, user, role, appcred
     "cumulo.cli.quota",  # quota, usage
     "cumulo.cli.bench",  # bench objects
+    "cumulo.cli.tls",  # tls init|issue
     "cumulo.cli.objects",  # container ..., object put|get|head|list|delete|copy
 ]
 

@@ -24,6 +24,7 @@ import grpc
 from cumulo.loadtest.backend import ListPage
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
 from cumulo.rpc.status import error_from_rpc
+from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
 
 MIB = 1024 * 1024
 #: Above the 4 MiB the API allows per message, with room for the header.
@@ -34,7 +35,8 @@ class CumuloObjectBackend:
     """An ``ObjectBackend`` for a Cumulo object proxy at ``endpoint`` (``HOST:PORT``).
 
     Channels are opened on first use, inside the running event loop, and closed by
-    :meth:`close`.  ``project_id`` (cloud admins only) loads another project's account.
+    :meth:`close`.  ``project_id`` (cloud admins only) loads another project's account;
+    ``tls`` secures the channels (plaintext by default).
     """
 
     def __init__(
@@ -45,10 +47,12 @@ class CumuloObjectBackend:
         channels: int = 2,
         chunk_size: int = MIB,
         project_id: str = "",
+        tls: Tls = PLAINTEXT,
     ) -> None:
         if channels < 1:
             raise ValueError("channels must be at least 1")
         self.endpoint = endpoint
+        self.tls = tls
         self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
         self.channel_count = channels
         self.chunk_size = chunk_size
@@ -66,8 +70,8 @@ class CumuloObjectBackend:
                 ("grpc.use_local_subchannel_pool", 1),
             ]
             for index in range(self.channel_count):
-                channel = grpc.aio.insecure_channel(
-                    self.endpoint, options=[*options, ("cumulo.loadtest.channel", index)]
+                channel = aio_channel(
+                    self.endpoint, self.tls, [*options, ("cumulo.loadtest.channel", index)]
                 )
                 self._channels.append(channel)
                 self._stubs.append(object_pb2_grpc.ObjectServiceStub(channel))

@@ -1,8 +1,9 @@
 """Build a grpc.aio server the Cumulo way: health, reflection, interceptors, one port.
 
 Every Cumulo server (controller, object proxy, object servers) is made here so
-they all answer ``grpcurl -plaintext HOST:PORT list`` and the standard health
-check, and all map errors the same way.
+they all answer ``grpcurl -plaintext HOST:PORT list`` (``-cacert`` with TLS) and
+the standard health check, all map errors the same way, and all serve TLS the
+same way (:mod:`cumulo.rpc.tls`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from cumulo import errors
 from cumulo.rpc.interceptors import ApiInterceptor
+from cumulo.rpc.tls import PLAINTEXT, Tls, add_port
 
 #: Large enough for 4 MiB object chunks plus framing.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -57,8 +59,12 @@ async def start_server(
     services: Sequence[Service],
     *,
     interceptors: Sequence[aio.ServerInterceptor] = (),
+    tls: Tls = PLAINTEXT,
 ) -> RunningServer:
     """Start a server on ``listen`` (port 0 picks a free one) and return it running.
+
+    ``tls`` (plaintext by default) decides the port's security; a TLS setting this
+    server cannot use (no certificate) raises InvalidArgument before binding.
 
     ``interceptors`` run inside the :class:`ApiInterceptor`, so errors they raise
     are mapped like any other.  All services report SERVING once started.
@@ -80,7 +86,7 @@ async def start_server(
         names.append(service.name)
     reflection.enable_server_reflection(names, server)
     try:
-        bound = server.add_insecure_port(f"{host}:{port}")
+        bound = add_port(server, f"{host}:{port}", tls)
     except RuntimeError:
         bound = 0
     if bound == 0:

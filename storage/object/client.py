@@ -24,6 +24,7 @@ from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.server import MAX_MESSAGE_BYTES
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
+from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
 from storage.credential import CREDENTIAL_KEY
 from storage.object.batching import (
     BATCH_KEY,
@@ -81,11 +82,14 @@ class ObjectServerClient:
         address: str,
         credential: str,
         options: Iterable[tuple[str, Any]] = (),
+        tls: Tls = PLAINTEXT,
     ) -> None:
-        """``options`` are extra channel options (the proxy shortens reconnect backoff)."""
+        """``options`` are extra channel options (the proxy shortens reconnect backoff);
+        ``tls`` secures the channel (plaintext by default)."""
         self.address = address
-        self.channel = aio.insecure_channel(
+        self.channel = aio_channel(
             address,
+            tls,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

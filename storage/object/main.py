@@ -30,6 +30,7 @@ from cumulo.logs import setup_logging
 from cumulo.malloc import cap_malloc_arenas
 from cumulo.objectserver.v1 import objectserver_pb2_grpc, replication_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
+from cumulo.rpc.tls import PLAINTEXT, Tls, load_server_tls, tls_mode
 from storage.container.server import SERVICE_NAME as INDEX_SERVICE_NAME
 from storage.container.server import ContainerServerServicer, IndexDevice
 from storage.credential import create_credential, load_credential
@@ -134,8 +135,10 @@ async def start_object_server(
     devices: dict[str, DeviceSlot],
     credential: str,
     replication: ReplicationSettings | None = None,
+    tls: Tls = PLAINTEXT,
 ) -> ObjectServer:
-    """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential.
+    """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential,
+    over ``tls`` (plaintext by default; ``client_auth`` adds mutual TLS).
 
     The node's container index shards (``storage/container/``) are served by the same
     process on the same devices, for devices that live on disk.  With ``replication``
@@ -162,7 +165,7 @@ async def start_object_server(
     ]
     daemons = None
     if replication is not None:
-        daemons = Daemons(devices, replication, credential, listen.rpartition(":")[0])
+        daemons = Daemons(devices, replication, credential, listen.rpartition(":")[0], tls)
         services.append(
             Service(
                 replication_server.SERVICE_NAME,
@@ -171,7 +174,7 @@ async def start_object_server(
             )
         )
     server = await start_server(
-        listen, services, interceptors=[StorageCredentialInterceptor(credential)]
+        listen, services, interceptors=[StorageCredentialInterceptor(credential)], tls=tls
     )
     if daemons is not None:
         daemons.bind(server.port)
@@ -201,6 +204,7 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
     """Run until SIGINT/SIGTERM; write the bound port to ``ready_file`` once serving."""
     credential_file = config.storage_credential_file()
     credential = load_credential(credential_file)
+    tls = load_server_tls(config.tls)
     root = config.storage_devices_root()
     devices = open_devices(
         root,
@@ -215,6 +219,7 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
             devices=devices,
             credential=credential,
             replication=replication_settings(config),
+            tls=tls,
         )
     except BaseException:
         for slot in devices.values():
@@ -223,8 +228,9 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
                 slot.device.unlock()
         raise
     log.info(
-        "object server listening on %s, devices %s under %s (native backend %s)",
+        "object server listening on %s (%s), devices %s under %s (native backend %s)",
         f"{listen.rpartition(':')[0]}:{running.server.port}",
+        tls_mode(tls),
         ", ".join(sorted(devices)),
         root,
         _native.BACKEND,

@@ -37,6 +37,7 @@ from cumulo import errors
 from cumulo.identity.v1 import identity_pb2, identity_pb2_grpc
 from cumulo.rpc.handlers import binding, wrap_handler_in
 from cumulo.rpc.status import error_from_rpc
+from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
 
 AUTHORIZATION_KEY = "authorization"
 _OBJECT = "/cumulo.object.v1.ObjectService/"
@@ -126,8 +127,8 @@ Introspect = Callable[[str], Awaitable[ProxyCaller]]
 class ControllerIntrospection:
     """Validates tokens with the controller's GetCaller over one long-lived channel."""
 
-    def __init__(self, address: str, timeout: float = 5.0) -> None:
-        self.channel = aio.insecure_channel(address)
+    def __init__(self, address: str, timeout: float = 5.0, tls: Tls = PLAINTEXT) -> None:
+        self.channel = aio_channel(address, tls)
         self.stub = identity_pb2_grpc.IdentityServiceStub(self.channel)
         self.timeout = timeout
 

@@ -26,6 +26,7 @@ from cumulo.logs import setup_logging
 from cumulo.malloc import cap_malloc_arenas
 from cumulo.object.v1 import object_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
+from cumulo.rpc.tls import PLAINTEXT, Tls, load_server_tls, tls_mode
 from storage.credential import load_credential
 from storage.proxy.auth import (
     ControllerIntrospection,
@@ -88,11 +89,13 @@ async def start_proxy(
     controller: str = "",
     introspect: Introspect | None = None,
     settings: ProxySettings | None = None,
+    tls: Tls = PLAINTEXT,
 ) -> ObjectProxy:
     """Serve the object API on ``listen`` (port 0 picks one).
 
     Tokens are validated with the controller at ``controller`` unless ``introspect``
-    is given (tests)."""
+    is given (tests).  ``tls`` (plaintext by default) secures the port and every
+    channel the proxy opens: to the controller and to the object servers."""
     settings = settings or ProxySettings()
     introspection = None
     if introspect is None:
@@ -101,9 +104,9 @@ async def start_proxy(
                 "the object proxy needs the controller's address to validate tokens",
                 field="storage.proxy_controller",
             )
-        introspection = ControllerIntrospection(controller)
+        introspection = ControllerIntrospection(controller, tls=tls)
         introspect = introspection
-    pool = NodePool(credential)
+    pool = NodePool(credential, tls=tls)
     replicas = ReplicaIO(ring, pool, settings.node_timeout)
     index = IndexClient(ring, pool, settings.node_timeout)
     containers = ContainerDirectory(
@@ -111,11 +114,13 @@ async def start_proxy(
     )
     large = LargeObjects(replicas, settings.segment_size)
     # Quotas are read from the controller with the caller's token (none without one).
-    quota = QuotaGuard(controller, containers.account_stats, ttl=settings.container_cache_ttl)
+    quota = QuotaGuard(
+        controller, containers.account_stats, ttl=settings.container_cache_ttl, tls=tls
+    )
     servicer = ObjectProxyServicer(replicas, index, containers, large, quota)
     service = Service(SERVICE_NAME, servicer, object_pb2_grpc.add_ObjectServiceServicer_to_server)
     auth = ProxyAuthInterceptor(TokenCache(introspect, settings.token_cache_ttl))
-    server = await start_server(listen, [service], interceptors=[auth])
+    server = await start_server(listen, [service], interceptors=[auth], tls=tls)
     return ObjectProxy(server=server, servicer=servicer, pool=pool, introspection=introspection)
 
 
@@ -123,6 +128,7 @@ async def serve(
     config: Config, listen: str, ring_path: Path, controller: str, ready_file: Path | None
 ) -> None:
     credential = load_credential(config.storage_credential_file())
+    tls = load_server_tls(config.tls)
     try:
         ring = Ring(ring_path)
     except RingFileError as exc:
@@ -138,12 +144,18 @@ async def serve(
         segment_size=config.storage.segment_size,
     )
     proxy = await start_proxy(
-        listen=listen, ring=ring, credential=credential, controller=controller, settings=settings
+        listen=listen,
+        ring=ring,
+        credential=credential,
+        controller=controller,
+        settings=settings,
+        tls=tls,
     )
     log.info(
-        "object proxy listening on %s (ring %s version %d, %d replicas; controller %s; "
+        "object proxy listening on %s (%s; ring %s version %d, %d replicas; controller %s; "
         "native backend %s)",
         f"{listen.rpartition(':')[0]}:{proxy.server.port}",
+        tls_mode(tls),
         ring_path,
         ring.version,
         ring.replicas,

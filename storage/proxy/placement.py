@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cumulo.containerserver.v1 import containerserver_pb2_grpc
+from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.client import Location, ObjectServerClient, ObjectServerSession
 from storage.ring import Ring
 from storage.ring.devices import Device
@@ -38,8 +39,11 @@ _CHANNEL_OPTIONS = (
 class NodePool:
     """Long-lived clients, sessions and index stubs, one per storage server address."""
 
-    def __init__(self, credential: str, error_suppression: float = 5.0) -> None:
+    def __init__(
+        self, credential: str, error_suppression: float = 5.0, tls: Tls = PLAINTEXT
+    ) -> None:
         self._credential = credential
+        self._tls = tls
         self._clients: dict[str, ObjectServerClient] = {}
         self._sessions: dict[str, ObjectServerSession] = {}
         self._index: dict[str, Any] = {}
@@ -49,7 +53,9 @@ class NodePool:
     def client(self, address: str) -> ObjectServerClient:
         client = self._clients.get(address)
         if client is None:
-            client = ObjectServerClient(address, self._credential, options=_CHANNEL_OPTIONS)
+            client = ObjectServerClient(
+                address, self._credential, options=_CHANNEL_OPTIONS, tls=self._tls
+            )
             self._clients[address] = client
         return client
 

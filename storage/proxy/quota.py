@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
-from grpc import aio
 
 from cumulo import errors
 from cumulo.quota.v1 import quota_pb2, quota_pb2_grpc
+from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
 
 log = logging.getLogger("cumulo.storage.proxy.quota")
 
@@ -50,8 +50,10 @@ class _Entry:
 class QuotaGuard:
     """Checks object PUTs against the project's object quotas; see the module docstring."""
 
-    def __init__(self, controller: str, usage_of: UsageOf, ttl: float = 5.0) -> None:
-        self._channel = aio.insecure_channel(controller) if controller else None
+    def __init__(
+        self, controller: str, usage_of: UsageOf, ttl: float = 5.0, tls: Tls = PLAINTEXT
+    ) -> None:
+        self._channel = aio_channel(controller, tls) if controller else None
         self._stub = quota_pb2_grpc.QuotaServiceStub(self._channel) if self._channel else None
         self._usage_of = usage_of
         self.ttl = ttl

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cumulo import errors
+from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.diskfile import DiskDevice
 from storage.object.server import DeviceSlot
 from storage.replication.auditor import AuditStats, audit_pass
@@ -77,10 +78,11 @@ class Daemons:
         settings: ReplicationSettings,
         credential: str,
         listen_host: str,
+        tls: Tls = PLAINTEXT,
     ) -> None:
         self.settings = settings
         self.ring = LocalRing(settings.ring_file, settings.ring_ip or listen_host, 0)
-        self.peers = PeerPool(credential, settings.node_timeout)
+        self.peers = PeerPool(credential, settings.node_timeout, tls)
         self._stop = threading.Event()
         self.devices: dict[str, DeviceDaemons] = {
             name: DeviceDaemons(

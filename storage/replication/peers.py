@@ -26,6 +26,7 @@ from cumulo import errors
 from cumulo.objectserver.v1 import replication_pb2 as rpb
 from cumulo.objectserver.v1 import replication_pb2_grpc
 from cumulo.rpc.status import error_from_rpc
+from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.client import Location, ObjectServerClient
 from storage.object.server import DeviceSlot
 from storage.object.store import ObjectName, ObjectNotFound, PartitionEntry, TimestampConflict
@@ -40,9 +41,11 @@ _ALREADY_THERE = frozenset({"NEWER_VERSION_EXISTS", "SAME_TIMESTAMP"})
 class Peer:
     """One object server: its object API and its replication API, on one channel."""
 
-    def __init__(self, address: str, credential: str, timeout: float) -> None:
+    def __init__(self, address: str, credential: str, timeout: float, tls: Tls = PLAINTEXT) -> None:
         self.address = address
-        self.objects = ObjectServerClient(address, credential)
+        # Over TLS, this server's certificate is its client certificate too: peers
+        # with client_auth (``cumulo up --tls``) refuse a connection without one.
+        self.objects = ObjectServerClient(address, credential, tls=tls)
         self.replication = replication_pb2_grpc.ReplicationServiceStub(self.objects.channel)
         self.timeout = timeout
 
@@ -83,15 +86,16 @@ class Peer:
 class PeerPool:
     """Peers by address, created on first use; :meth:`close` closes them all."""
 
-    def __init__(self, credential: str, timeout: float) -> None:
+    def __init__(self, credential: str, timeout: float, tls: Tls = PLAINTEXT) -> None:
         self._credential = credential
         self._timeout = timeout
+        self._tls = tls
         self._peers: dict[str, Peer] = {}
 
     def get(self, address: str) -> Peer:
         peer = self._peers.get(address)
         if peer is None:
-            peer = self._peers[address] = Peer(address, self._credential, self._timeout)
+            peer = self._peers[address] = Peer(address, self._credential, self._timeout, self._tls)
         return peer
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ from storage.ring.devices import Device
 from storage.timestamp import Timestamp
 from tests.helpers.replication import CREDENTIAL, ReplicaCluster
 from tests.helpers.servers import BackgroundLoop
+from tests.helpers.tls import make_pki
 
 ACCOUNT, CONTAINER = "AUTH_repl", "photos"
 
@@ -346,3 +347,22 @@ def test_no_ring_yet_is_a_failed_precondition(loop: BackgroundLoop, tmp_path: Pa
         assert refused.value.reason == "RING_NOT_LOADED"
     finally:
         cluster.stop()
+
+
+def test_replication_runs_over_mutual_tls(loop: BackgroundLoop, tmp_path: Path) -> None:
+    # As `cumulo up --tls` runs them: object servers that refuse clients without a
+    # cloud certificate, so each replicator must present its server's certificate.
+    tls = make_pki(tmp_path / "pki").tls(client_auth=True)
+    secure = ReplicaCluster.start(loop, tmp_path / "cluster", tls=tls)
+    try:
+        name, body = "secret", b"s" * 100_000
+        part, nodes = secure.primaries(ACCOUNT, CONTAINER, name)
+        missed = secure.node_of(nodes[0])
+        for device in nodes[1:]:
+            secure.run(put(secure, device, part, name, body, stamp(-1)))
+        passes = secure.run(secure.replicate(missed))
+        assert sum(p.errors for p in passes) == 0, passes
+        assert sum(p.objects_pulled for p in passes) >= 1  # one per peer compared at once
+        assert secure.run(read(secure, nodes[0], part, name)) == body
+    finally:
+        secure.stop()

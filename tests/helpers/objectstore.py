@@ -5,15 +5,17 @@ directories under ``tmp_path``) on 127.0.0.1 port 0, builds a ring over their
 devices (3 replicas, one zone per node so replicas land on different nodes), and
 starts a proxy that validates tokens with the given controller.  Everything runs on
 one :class:`BackgroundLoop`; nodes can be stopped and restarted on the same port
-(fault tests).
+(fault tests).  With ``tls`` every connection is TLS, and the object servers demand
+client certificates (mutual TLS), as ``cumulo up --tls`` runs them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.main import ObjectServer, open_devices, start_object_server
 from storage.proxy.auth import Introspect
 from storage.proxy.main import ObjectProxy, ProxySettings, start_proxy
@@ -32,6 +34,7 @@ class Cluster:
     device_names: list[list[str]] = field(default_factory=list)
     ring_path: Path | None = None
     proxy: ObjectProxy | None = None
+    tls: Tls = PLAINTEXT
 
     @classmethod
     def start(
@@ -45,8 +48,9 @@ class Cluster:
         devices: int = 2,
         part_power: int = 6,
         settings: ProxySettings | None = None,
+        tls: Tls = PLAINTEXT,
     ) -> Cluster:
-        cluster = cls(loop, root)
+        cluster = cls(loop, root, tls=tls)
         for n in range(nodes):
             names = [f"d{n}{d}" for d in range(devices)]
             cluster.device_names.append(names)
@@ -76,6 +80,7 @@ class Cluster:
                 controller=controller,
                 introspect=introspect,
                 settings=settings or ProxySettings(node_timeout=5.0),
+                tls=tls,
             )
         )
         return cluster
@@ -85,7 +90,12 @@ class Cluster:
             self.root / f"node{n}", names, chunk_size=1 << 20, threads_per_device=4, create=True
         )
         return self.loop.run(
-            start_object_server(listen=listen, devices=devices, credential=CREDENTIAL)
+            start_object_server(
+                listen=listen,
+                devices=devices,
+                credential=CREDENTIAL,
+                tls=replace(self.tls, client_auth=True) if self.tls.enabled else PLAINTEXT,
+            )
         )
 
     @property

@@ -20,6 +20,7 @@ import grpc
 from cumulo.objectserver.v1 import replication_pb2 as rpb
 from cumulo.objectserver.v1 import replication_pb2_grpc
 from cumulo.rpc.status import error_from_rpc
+from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.client import Location, ObjectServerClient
 from storage.object.diskfile import DiskDevice, name_hash
 from storage.object.main import ObjectServer, open_devices, start_object_server
@@ -37,6 +38,8 @@ class ReplicaCluster:
     loop: BackgroundLoop
     root: Path
     settings: ReplicationSettings
+    #: Each server's TLS (serving, and dialling its peers) and the tests' clients'.
+    tls: Tls = PLAINTEXT
     servers: list[ObjectServer | None] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
     device_names: list[list[str]] = field(default_factory=list)
@@ -53,6 +56,7 @@ class ReplicaCluster:
         part_power: int = 3,
         reclaim_age: float = 7 * 24 * 3600.0,
         write_ring: bool = True,
+        tls: Tls = PLAINTEXT,
     ) -> ReplicaCluster:
         settings = ReplicationSettings(
             ring_file=root / "object.ring",
@@ -61,7 +65,7 @@ class ReplicaCluster:
             reclaim_age=reclaim_age,
             node_timeout=5.0,
         )
-        cluster = cls(loop, root, settings)
+        cluster = cls(loop, root, settings, tls)
         for n in range(nodes):
             names = [f"n{n}d{d}" for d in range(devices)]
             cluster.device_names.append(names)
@@ -95,7 +99,11 @@ class ReplicaCluster:
         )
         return self.loop.run(
             start_object_server(
-                listen=listen, devices=devices, credential=CREDENTIAL, replication=self.settings
+                listen=listen,
+                devices=devices,
+                credential=CREDENTIAL,
+                replication=self.settings,
+                tls=self.tls,
             )
         )
 
@@ -113,7 +121,7 @@ class ReplicaCluster:
         return disk
 
     def client(self, node: int) -> ObjectServerClient:
-        return ObjectServerClient(f"127.0.0.1:{self.ports[node]}", CREDENTIAL)
+        return ObjectServerClient(f"127.0.0.1:{self.ports[node]}", CREDENTIAL, tls=self.tls)
 
     def stub(self, client: ObjectServerClient) -> replication_pb2_grpc.ReplicationServiceStub:
         return replication_pb2_grpc.ReplicationServiceStub(client.channel)
