@@ -162,7 +162,7 @@ async def start_object_server(
     ]
     daemons = None
     if replication is not None:
-        daemons = Daemons(devices, replication, credential, listen.rpartition(":")[0])
+        daemons = Daemons(devices, replication, credential, listen.rpartition(":")[0], index.shards)
         services.append(
             Service(
                 replication_server.SERVICE_NAME,
