@@ -95,6 +95,12 @@ class _Local:
     max_seq: int
 
 
+def _at(address: ShardAddress, device: str) -> ShardAddress:
+    """The same shard on another device."""
+    a = address
+    return ShardAddress(device, a.partition, a.account, a.container, a.shard)
+
+
 class IndexReplicator:
     """Index replication passes over one device (one at a time; see the module docstring).
 
@@ -218,7 +224,8 @@ class IndexReplicator:
             peer = self._peer(node.server)
             try:
                 points = await peer.sync_points(
-                    [db.address for db in local], [db.shard.replica_id for db in local]
+                    [_at(db.address, node.device) for db in local],
+                    [db.shard.replica_id for db in local],
                 )
             except errors.CumuloError as exc:
                 stats.errors += 1
@@ -256,13 +263,7 @@ class IndexReplicator:
     ) -> bool:
         """Push to (and, as a primary, pull from) one peer replica of ``db``; True when
         the peer confirmed every row ``db`` had at the start of the pass."""
-        there = ShardAddress(
-            node.device,
-            db.address.partition,
-            db.address.account,
-            db.address.container,
-            db.address.shard,
-        )
+        there = _at(db.address, node.device)
         point = theirs.point if theirs.exists else 0
         if point < db.max_seq:
             sent, point = await push(self._disk, db.shard, peer, there, point, db.max_seq, cutoff)
