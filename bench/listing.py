@@ -39,6 +39,9 @@ def name_of(i: int) -> str:
     return f"dir{i % 1000:04d}/object-{i:09d}.bin"
 
 
+INSERT = "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 def fill(device: Path, objects: int, shards: int) -> float:
     started = time.perf_counter()
     paths = [shard_file(str(device), PART, ACCOUNT, CONTAINER, s) for s in range(shards)]
@@ -53,17 +56,18 @@ def fill(device: Path, objects: int, shards: int) -> float:
     for i in range(objects):
         name = name_of(i)
         s = shard_of(name, shards)
-        batches[s].append((name, "1732712345.00000_0000", 0, 4096, "0" * 32, "", b""))
         counts[s] += 1
+        row = (name, "1732712345.00000_0000", 0, 4096, "0" * 32, "", b"", counts[s])
+        batches[s].append(row)
         if len(batches[s]) >= 20_000:
-            connections[s].executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)", batches[s])
+            connections[s].executemany(INSERT, batches[s])
             batches[s] = []
     for s, db in enumerate(connections):
         if batches[s]:
-            db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)", batches[s])
+            db.executemany(INSERT, batches[s])
         db.execute(
-            "UPDATE stats SET object_count = ?, bytes_used = ?, max_timestamp = ?",
-            (counts[s], counts[s] * 4096, "1732712345.00000_0000"),
+            "UPDATE stats SET object_count = ?, bytes_used = ?, max_timestamp = ?, max_seq = ?",
+            (counts[s], counts[s] * 4096, "1732712345.00000_0000", counts[s]),
         )
         db.execute("COMMIT")
         db.close()

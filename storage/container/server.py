@@ -26,12 +26,15 @@ from cumulo.rpc.status import code_for
 from storage.container.index import IndexShard, Row, ShardCache, Stats, shard_file, shard_key
 from storage.container.merge import list_grouped, merge_listings
 from storage.names import validate_account, validate_container, validate_object
+from storage.timestamp import Timestamp
 
 log = logging.getLogger("cumulo.storage.container")
 
 SERVICE_NAME = "cumulo.containerserver.v1.ContainerServerService"
 MAX_LIST = 10_000
 MAX_SHARDS = 4096
+#: Most rows one SyncIndexRows may carry, and most one ListIndexChanges may scan.
+MAX_SYNC_ROWS = 10_000
 
 T = TypeVar("T")
 
@@ -74,6 +77,11 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
     def __init__(self, devices: Mapping[str, IndexDevice]) -> None:
         self._devices = dict(devices)
         self._shards = ShardCache()
+
+    @property
+    def shards(self) -> ShardCache:
+        """The open databases; the index replicator shares them (one handle per file)."""
+        return self._shards
 
     def close(self) -> None:
         self._shards.close()
@@ -208,3 +216,99 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
         return pb.GetIndexStatsResponse(
             stats=await asyncio.gather(*(one(r) for r in request.shards))
         )
+
+    async def GetIndexSyncPoints(
+        self, request: pb.GetIndexSyncPointsRequest, context: aio.ServicerContext
+    ) -> pb.GetIndexSyncPointsResponse:
+        if len(request.shards) > MAX_SHARDS:
+            raise errors.InvalidArgument(
+                f"{len(request.shards)} shards asked for; at most {MAX_SHARDS} per call",
+                field="shards",
+            )
+        if len(request.source_ids) != len(request.shards) or not all(request.source_ids):
+            raise errors.InvalidArgument(
+                "source_ids must hold one non-empty replica id per shard",
+                field="source_ids",
+                hint="send the asking database's replica id for each shard, in order",
+            )
+        located = [self._locate(ref) for ref in request.shards]
+        if not located:
+            return pb.GetIndexSyncPointsResponse()
+
+        def work() -> list[pb.IndexSyncPoint]:
+            points = []
+            for (_, path, key), source in zip(located, request.source_ids, strict=True):
+                shard = self._open(path, key, False)
+                if shard is None:
+                    points.append(pb.IndexSyncPoint(exists=False))
+                    continue
+                state = shard.sync_state(source)
+                points.append(
+                    pb.IndexSyncPoint(
+                        exists=True,
+                        replica_id=state.replica_id,
+                        max_seq=state.max_seq,
+                        point=state.point,
+                    )
+                )
+            return points
+
+        # One thread hop: the shards of one request share a partition, so a device.
+        return pb.GetIndexSyncPointsResponse(points=await self._run(located[0][0], work))
+
+    async def ListIndexChanges(
+        self, request: pb.ListIndexChangesRequest, context: aio.ServicerContext
+    ) -> pb.ListIndexChangesResponse:
+        if not 1 <= request.limit <= MAX_SYNC_ROWS:
+            raise errors.InvalidArgument(f"limit must be 1-{MAX_SYNC_ROWS}", field="limit")
+        cutoff = request.skip_tombstones_before
+        if cutoff:
+            cutoff = Timestamp.parse(cutoff, "skip_tombstones_before").internal
+        device, path, key = self._locate(request.shard)
+        ref = request.shard
+
+        def work() -> pb.ListIndexChangesResponse:
+            shard = self._open(path, key, False)
+            if shard is None:
+                raise errors.NotFound(
+                    f"shard {key} (partition {ref.partition}) is not on device {ref.device}",
+                    field="shard",
+                    reason="SHARD_NOT_FOUND",
+                    hint="GetIndexSyncPoints tells which shards a device holds",
+                )
+            changes = shard.changes(request.after_seq, request.limit, cutoff)
+            return pb.ListIndexChangesResponse(
+                replica_id=shard.replica_id,
+                rows=[row_message(r) for r in changes.rows],
+                up_to_seq=changes.up_to,
+                more=changes.more,
+            )
+
+        return await self._run(device, work)
+
+    async def SyncIndexRows(
+        self, request: pb.SyncIndexRowsRequest, context: aio.ServicerContext
+    ) -> pb.SyncIndexRowsResponse:
+        if not request.source_id:
+            raise errors.InvalidArgument(
+                "source_id is required", field="source_id", hint="the sender's replica id"
+            )
+        if len(request.rows) > MAX_SYNC_ROWS:
+            raise errors.InvalidArgument(
+                f"{len(request.rows)} rows; at most {MAX_SYNC_ROWS} per call", field="rows"
+            )
+        device, path, key, rows = self._prepare(
+            pb.ShardUpdate(shard=request.shard, rows=request.rows)
+        )
+        for row in rows:
+            Timestamp.parse(row.timestamp, "rows.timestamp")
+
+        def work() -> pb.SyncIndexRowsResponse:
+            shard = self._open(path, key, True)
+            assert shard is not None
+            applied = shard.apply(rows, source=request.source_id, up_to=request.up_to_seq)
+            return pb.SyncIndexRowsResponse(
+                applied=applied, point=shard.sync_state(request.source_id).point
+            )
+
+        return await self._run(device, work)

@@ -165,7 +165,14 @@ async def start_object_server(
     ]
     daemons = None
     if replication is not None:
-        daemons = Daemons(devices, replication, credential, listen.rpartition(":")[0], tls)
+        daemons = Daemons(
+            devices,
+            replication,
+            credential,
+            listen.rpartition(":")[0],
+            index_shards=index.shards,
+            tls=tls,
+        )
         services.append(
             Service(
                 replication_server.SERVICE_NAME,

@@ -1,7 +1,9 @@
 """The replicator and auditor of one object server: settings, background tasks, run-now.
 
 :class:`Daemons` owns, per on-disk device, a
-:class:`~storage.replication.replicator.DeviceReplicator` and an auditor thread,
+:class:`~storage.replication.replicator.DeviceReplicator`, an
+:class:`~storage.replication.index_replicator.IndexReplicator` (listing-index
+databases; run right after the object pass, same flag and interval) and an auditor thread,
 and (when enabled) one background asyncio task per device for each, running
 passes ``replication_interval`` / ``audit_interval`` seconds apart (Swift's
 ``run_forever``).  :meth:`Daemons.replicate_now` and :meth:`Daemons.audit_now`
@@ -27,9 +29,11 @@ from pathlib import Path
 
 from cumulo import errors
 from cumulo.rpc.tls import PLAINTEXT, Tls
+from storage.container.index import ShardCache
 from storage.object.diskfile import DiskDevice
 from storage.object.server import DeviceSlot
 from storage.replication.auditor import AuditStats, audit_pass
+from storage.replication.index_replicator import IndexReplicator
 from storage.replication.peers import PeerPool
 from storage.replication.replicator import DeviceReplicator, PassStats
 from storage.replication.ringview import LocalRing
@@ -59,8 +63,9 @@ class ReplicationSettings:
 class DeviceDaemons:
     """One device's replicator, its auditor thread, and their background tasks."""
 
-    def __init__(self, replicator: DeviceReplicator) -> None:
+    def __init__(self, replicator: DeviceReplicator, index: IndexReplicator | None) -> None:
         self.replicator = replicator
+        self.index = index
         self.audit_thread = ThreadPoolExecutor(
             1, thread_name_prefix=f"audit-{replicator.device.name}"
         )
@@ -78,8 +83,11 @@ class Daemons:
         settings: ReplicationSettings,
         credential: str,
         listen_host: str,
+        index_shards: ShardCache | None = None,
         tls: Tls = PLAINTEXT,
     ) -> None:
+        """``index_shards``: the container servicer's open index databases; without it
+        the listing index is not replicated."""
         self.settings = settings
         self.ring = LocalRing(settings.ring_file, settings.ring_ip or listen_host, 0)
         self.peers = PeerPool(credential, settings.node_timeout, tls)
@@ -92,7 +100,18 @@ class Daemons:
                     self.peers,
                     reclaim_age=settings.reclaim_age,
                     concurrency=settings.replication_concurrency,
-                )
+                ),
+                None
+                if index_shards is None
+                else IndexReplicator(
+                    slot,
+                    name,
+                    index_shards,
+                    self.ring,
+                    self.peers,
+                    reclaim_age=settings.reclaim_age,
+                    concurrency=settings.replication_concurrency,
+                ),
             )
             for name, slot in sorted(devices.items())
             if isinstance(slot.device, DiskDevice)
@@ -145,7 +164,13 @@ class Daemons:
         another, visiting every partition the device holds or the ring assigns it."""
         chosen = self.select(names)
         self.ring.ring()  # refuse up front (RING_NOT_LOADED) rather than per device
-        return [await d.replicator.run_pass(include_empty=True) for d in chosen]
+        passes = []
+        for d in chosen:
+            stats = await d.replicator.run_pass(include_empty=True)
+            if d.index is not None:
+                stats.index = await d.index.run_pass()
+            passes.append(stats)
+        return passes
 
     async def audit_now(self, names: Sequence[str] = ()) -> list[AuditStats]:
         """Run an audit pass on each named device without rate limits."""
@@ -173,7 +198,9 @@ class Daemons:
         while True:
             await asyncio.sleep(interval)
             try:
-                await daemons.replicator.run_pass()
+                stats = await daemons.replicator.run_pass()
+                if daemons.index is not None:
+                    stats.index = await daemons.index.run_pass()
             except errors.Conflict as exc:
                 log.warning("replication of %s skipped: %s", daemons.replicator.device.name, exc)
             except Exception:

@@ -74,6 +74,11 @@ class Peer:
         ]
 
     async def _call(self, method: Any, request: Any) -> Any:
+        return await self.call(method, request)
+
+    async def call(self, method: Any, request: Any) -> Any:
+        """One unary call on this peer's channel with the credential and ``timeout``;
+        a failure raises the matching ``CumuloError``."""
         try:
             return await method(request, metadata=self.objects.metadata, timeout=self.timeout)
         except grpc.RpcError as exc:

@@ -39,6 +39,7 @@ from storage.object.server import DeviceSlot
 from storage.object.store import PartitionEntry
 from storage.object.suffixes import suffix_of
 from storage.replication import partition as disk
+from storage.replication.index_replicator import IndexPassStats
 from storage.replication.peers import Peer, PeerPool, pull, push
 from storage.replication.ringview import LocalRing
 from storage.ring.devices import Device
@@ -65,6 +66,8 @@ class PassStats:
     handoffs_removed: int = 0
     tombstones_reclaimed: int = 0
     errors: int = 0
+    #: The listing-index pass that ran after this one (None: not run).
+    index: IndexPassStats | None = None
 
     def summary(self) -> str:
         return (

@@ -31,6 +31,24 @@ def _stamp(seconds: float) -> timestamp_pb2.Timestamp:
 
 
 def pass_message(stats: PassStats) -> pb.ReplicationPass:
+    message = _object_pass_message(stats)
+    if stats.index is not None:
+        index = stats.index
+        message.index.CopyFrom(
+            pb.IndexReplicationPass(
+                seconds=index.seconds,
+                databases=index.databases,
+                rows_pushed=index.rows_pushed,
+                rows_pulled=index.rows_pulled,
+                handoffs_removed=index.handoffs_removed,
+                tombstones_reclaimed=index.tombstones_reclaimed,
+                errors=index.errors,
+            )
+        )
+    return message
+
+
+def _object_pass_message(stats: PassStats) -> pb.ReplicationPass:
     return pb.ReplicationPass(
         device=stats.device,
         started_at=_stamp(stats.started_at),

@@ -111,3 +111,73 @@ class GetIndexStatsResponse(_message.Message):
     STATS_FIELD_NUMBER: _ClassVar[int]
     stats: _containers.RepeatedCompositeFieldContainer[ShardStats]
     def __init__(self, stats: _Optional[_Iterable[_Union[ShardStats, _Mapping]]] = ...) -> None: ...
+
+class GetIndexSyncPointsRequest(_message.Message):
+    __slots__ = ("shards", "source_ids")
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    shards: _containers.RepeatedCompositeFieldContainer[ShardRef]
+    source_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, shards: _Optional[_Iterable[_Union[ShardRef, _Mapping]]] = ..., source_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class IndexSyncPoint(_message.Message):
+    __slots__ = ("exists", "replica_id", "max_seq", "point")
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQ_FIELD_NUMBER: _ClassVar[int]
+    POINT_FIELD_NUMBER: _ClassVar[int]
+    exists: bool
+    replica_id: str
+    max_seq: int
+    point: int
+    def __init__(self, exists: _Optional[bool] = ..., replica_id: _Optional[str] = ..., max_seq: _Optional[int] = ..., point: _Optional[int] = ...) -> None: ...
+
+class GetIndexSyncPointsResponse(_message.Message):
+    __slots__ = ("points",)
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[IndexSyncPoint]
+    def __init__(self, points: _Optional[_Iterable[_Union[IndexSyncPoint, _Mapping]]] = ...) -> None: ...
+
+class ListIndexChangesRequest(_message.Message):
+    __slots__ = ("shard", "after_seq", "limit", "skip_tombstones_before")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SKIP_TOMBSTONES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    shard: ShardRef
+    after_seq: int
+    limit: int
+    skip_tombstones_before: str
+    def __init__(self, shard: _Optional[_Union[ShardRef, _Mapping]] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., skip_tombstones_before: _Optional[str] = ...) -> None: ...
+
+class ListIndexChangesResponse(_message.Message):
+    __slots__ = ("replica_id", "rows", "up_to_seq", "more")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_SEQ_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    rows: _containers.RepeatedCompositeFieldContainer[IndexRow]
+    up_to_seq: int
+    more: bool
+    def __init__(self, replica_id: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[IndexRow, _Mapping]]] = ..., up_to_seq: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class SyncIndexRowsRequest(_message.Message):
+    __slots__ = ("shard", "source_id", "up_to_seq", "rows")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_SEQ_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    shard: ShardRef
+    source_id: str
+    up_to_seq: int
+    rows: _containers.RepeatedCompositeFieldContainer[IndexRow]
+    def __init__(self, shard: _Optional[_Union[ShardRef, _Mapping]] = ..., source_id: _Optional[str] = ..., up_to_seq: _Optional[int] = ..., rows: _Optional[_Iterable[_Union[IndexRow, _Mapping]]] = ...) -> None: ...
+
+class SyncIndexRowsResponse(_message.Message):
+    __slots__ = ("applied", "point")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    POINT_FIELD_NUMBER: _ClassVar[int]
+    applied: int
+    point: int
+    def __init__(self, applied: _Optional[int] = ..., point: _Optional[int] = ...) -> None: ...

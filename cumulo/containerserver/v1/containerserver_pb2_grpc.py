@@ -49,6 +49,21 @@ class ContainerServerServiceStub:
                 request_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexStatsRequest.SerializeToString,
                 response_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexStatsResponse.FromString,
                 _registered_method=True)
+        self.GetIndexSyncPoints = channel.unary_unary(
+                '/cumulo.containerserver.v1.ContainerServerService/GetIndexSyncPoints',
+                request_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexSyncPointsRequest.SerializeToString,
+                response_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexSyncPointsResponse.FromString,
+                _registered_method=True)
+        self.ListIndexChanges = channel.unary_unary(
+                '/cumulo.containerserver.v1.ContainerServerService/ListIndexChanges',
+                request_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.ListIndexChangesRequest.SerializeToString,
+                response_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.ListIndexChangesResponse.FromString,
+                _registered_method=True)
+        self.SyncIndexRows = channel.unary_unary(
+                '/cumulo.containerserver.v1.ContainerServerService/SyncIndexRows',
+                request_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.SyncIndexRowsRequest.SerializeToString,
+                response_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.SyncIndexRowsResponse.FromString,
+                _registered_method=True)
 
 
 class ContainerServerServiceServicer:
@@ -78,6 +93,41 @@ class ContainerServerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetIndexSyncPoints(self, request, context):
+        """Replication (called by other nodes' index replicators; docs/replication.md).
+        Every stored row has a sequence number from its database's own counter (a
+        replaced row gets a new one); each database file has a random replica id and
+        remembers, per source replica, the highest sequence it has applied from it
+        (its sync point).
+
+        Per shard: this replica's id and counter, and its sync point for the given
+        source replica. A shard not held here answers exists = false. Errors:
+        NOT_FOUND (unknown device), INVALID_ARGUMENT (bad shard reference, no
+        source_id, more than 4096 shards).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIndexChanges(self, request, context):
+        """Rows of one shard changed after a sequence number, in sequence order (a pull).
+        Errors: NOT_FOUND (unknown device, or the shard is not held here),
+        INVALID_ARGUMENT (bad shard reference, limit not 1-10000).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncIndexRows(self, request, context):
+        """Apply a source replica's rows (newest wins, as UpdateIndex) and raise the sync
+        point for it to `up_to_seq` in the same durable transaction (a push). Creates
+        the shard database if needed. Errors: NOT_FOUND (unknown device),
+        INVALID_ARGUMENT (bad shard reference or row, no source_id, more than 10000 rows).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainerServerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +145,21 @@ def add_ContainerServerServiceServicer_to_server(servicer, server):
                     servicer.GetIndexStats,
                     request_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexStatsRequest.FromString,
                     response_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexStatsResponse.SerializeToString,
+            ),
+            'GetIndexSyncPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIndexSyncPoints,
+                    request_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexSyncPointsRequest.FromString,
+                    response_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexSyncPointsResponse.SerializeToString,
+            ),
+            'ListIndexChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIndexChanges,
+                    request_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.ListIndexChangesRequest.FromString,
+                    response_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.ListIndexChangesResponse.SerializeToString,
+            ),
+            'SyncIndexRows': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncIndexRows,
+                    request_deserializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.SyncIndexRowsRequest.FromString,
+                    response_serializer=cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.SyncIndexRowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +243,87 @@ class ContainerServerService:
             '/cumulo.containerserver.v1.ContainerServerService/GetIndexStats',
             cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexStatsRequest.SerializeToString,
             cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIndexSyncPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.containerserver.v1.ContainerServerService/GetIndexSyncPoints',
+            cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexSyncPointsRequest.SerializeToString,
+            cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.GetIndexSyncPointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIndexChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.containerserver.v1.ContainerServerService/ListIndexChanges',
+            cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.ListIndexChangesRequest.SerializeToString,
+            cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.ListIndexChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncIndexRows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.containerserver.v1.ContainerServerService/SyncIndexRows',
+            cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.SyncIndexRowsRequest.SerializeToString,
+            cumulo_dot_containerserver_dot_v1_dot_containerserver__pb2.SyncIndexRowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,7 +69,7 @@ class RunReplicationRequest(_message.Message):
     def __init__(self, devices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReplicationPass(_message.Message):
-    __slots__ = ("device", "started_at", "seconds", "partitions", "suffixes_synced", "objects_pushed", "objects_pulled", "handoffs_removed", "tombstones_reclaimed", "errors")
+    __slots__ = ("device", "started_at", "seconds", "partitions", "suffixes_synced", "objects_pushed", "objects_pulled", "handoffs_removed", "tombstones_reclaimed", "errors", "index")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class ReplicationPass(_message.Message):
     HANDOFFS_REMOVED_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONES_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
     device: str
     started_at: _timestamp_pb2.Timestamp
     seconds: float
@@ -90,7 +91,26 @@ class ReplicationPass(_message.Message):
     handoffs_removed: int
     tombstones_reclaimed: int
     errors: int
-    def __init__(self, device: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., partitions: _Optional[int] = ..., suffixes_synced: _Optional[int] = ..., objects_pushed: _Optional[int] = ..., objects_pulled: _Optional[int] = ..., handoffs_removed: _Optional[int] = ..., tombstones_reclaimed: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
+    index: IndexReplicationPass
+    def __init__(self, device: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., partitions: _Optional[int] = ..., suffixes_synced: _Optional[int] = ..., objects_pushed: _Optional[int] = ..., objects_pulled: _Optional[int] = ..., handoffs_removed: _Optional[int] = ..., tombstones_reclaimed: _Optional[int] = ..., errors: _Optional[int] = ..., index: _Optional[_Union[IndexReplicationPass, _Mapping]] = ...) -> None: ...
+
+class IndexReplicationPass(_message.Message):
+    __slots__ = ("seconds", "databases", "rows_pushed", "rows_pulled", "handoffs_removed", "tombstones_reclaimed", "errors")
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DATABASES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_PUSHED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_PULLED_FIELD_NUMBER: _ClassVar[int]
+    HANDOFFS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    seconds: float
+    databases: int
+    rows_pushed: int
+    rows_pulled: int
+    handoffs_removed: int
+    tombstones_reclaimed: int
+    errors: int
+    def __init__(self, seconds: _Optional[float] = ..., databases: _Optional[int] = ..., rows_pushed: _Optional[int] = ..., rows_pulled: _Optional[int] = ..., handoffs_removed: _Optional[int] = ..., tombstones_reclaimed: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
 
 class RunReplicationResponse(_message.Message):
     __slots__ = ("passes",)
