@@ -160,13 +160,18 @@ async def run(proxy: str, token: str, seconds: float) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--nodes", type=int, default=3, help="storage node processes")
+    parser.add_argument("--devices", type=int, default=2, help="devices per storage node")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
         env.update(
             CUMULO_DATA_DIR=str(Path(tmp) / "data"),
             CUMULO_CONTROLLER_LISTEN="127.0.0.1:0",
-            CUMULO_STORAGE_ALLINONE_LISTEN="127.0.0.1:0,127.0.0.1:0,127.0.0.1:0",
+            CUMULO_STORAGE_ALLINONE_LISTEN=",".join(["127.0.0.1:0"] * options.nodes),
+            CUMULO_STORAGE_ALLINONE_DEVICES=",".join(
+                f"d{n}" for n in range(1, options.devices + 1)
+            ),
             CUMULO_STORAGE_PROXY_LISTEN="127.0.0.1:0",
             CUMULO_LOGGING_LEVEL="WARNING",
             # Foreground work only (as in the Swift comparison, which runs no daemons).
@@ -185,7 +190,16 @@ def main() -> None:
         finally:
             cumulo(env, "down")
     print(
-        json.dumps({"bench": "proxy_quick", "cores": os.cpu_count(), "phases": results}, indent=2)
+        json.dumps(
+            {
+                "bench": "proxy_quick",
+                "cores": os.cpu_count(),
+                "nodes": options.nodes,
+                "devices_per_node": options.devices,
+                "phases": results,
+            },
+            indent=2,
+        )
     )
 
 

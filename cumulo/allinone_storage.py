@@ -3,7 +3,7 @@
 Layout under the data directory::
 
     storage/credential          the cluster's storage credential (created by the first node)
-    storage/node<N>/d1, d2      the devices of storage node N (N = 1..3)
+    storage/node<N>/d1, d2      the devices of storage node N (N = 1..3; storage.allinone_*)
     storage/object.builder      the ring builder (3 replicas, part power 10, one zone per node)
     storage/object.ring         the ring file the proxy loads
     storage/nodes.json          the nodes' addresses the ring was built with
@@ -30,8 +30,6 @@ from cumulo.local import OBJECT_PROXY_ENDPOINT
 if TYPE_CHECKING:
     from cumulo.allinone import ProcessSpec
 
-#: Devices per all-in-one storage node (6 in all: 3 replicas on 3 nodes, 2 disks each).
-DEVICES = ("d1", "d2")
 PART_POWER = 10
 
 
@@ -67,7 +65,7 @@ def _build_ring(config: Config, endpoints: dict[str, str], count: int) -> None:
         "3",
     ]
     for address in nodes:
-        argv += ["--node", f"{address}/{','.join(DEVICES)}"]
+        argv += ["--node", f"{address}/{','.join(config.storage.allinone_devices)}"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise errors.Unavailable(
@@ -102,7 +100,7 @@ def storage_processes(config: Config) -> list[ProcessSpec]:
             "--ready-file",
             str(run / f"storage-node{n}.port"),
         ]
-        for device in DEVICES:
+        for device in config.storage.allinone_devices:
             argv += ["--device", device]
         # Not critical: a storage node may die and return (the proxy writes to handoffs
         # meanwhile); `python -m storage.object` with the same arguments brings it back.

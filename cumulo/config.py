@@ -175,6 +175,9 @@ class StorageConfig:
     allinone_listen: list[str] = field(
         default_factory=lambda: [f"127.0.0.1:{OBJECT_SERVER_PORT + n}" for n in (1, 2, 3)]
     )
+    #: All-in-one: the device directories of each storage node (the ring places 3
+    #: replicas over all of them, as far apart as the nodes allow).
+    allinone_devices: list[str] = field(default_factory=lambda: ["d1", "d2"])
     #: Bytes per stored chunk; each chunk carries its own XXH3 checksum (4 KiB-8 MiB).
     chunk_size: int = 1 << 20
     #: File holding the cluster's storage credential; empty means
