@@ -185,6 +185,10 @@ class StorageConfig:
     credential_file: str = ""
     #: Threads doing blocking disk I/O, per device.
     threads_per_device: int = 16
+    #: Small writes (up to 1 MiB) and deletes arriving together share their syncs:
+    #: ``syncfs`` of the device, renames, ``syncfs`` (docs/object-server.md).  Turn
+    #: off when a device shares its file system with unrelated busy writers.
+    group_commit: bool = True
     #: Address the object proxy (``cumulo-object-proxy``) listens on.
     proxy_listen: str = f"127.0.0.1:{OBJECT_PROXY_PORT}"
     #: Ring file the proxy and the object servers' replicators load; empty means

@@ -29,7 +29,10 @@ Durability: a write streams into ``tmp/``; at commit it appends the footer,
 fsyncing their parents as needed) and fsyncs that directory, then removes the
 older versions.  Only then does :meth:`DiskWriter.commit` return, so an
 acknowledged write survives a crash, and a crash before the rename leaves only a
-temporary file, which :meth:`DiskDevice.cleanup_temp` removes at start-up.
+temporary file, which :meth:`DiskDevice.cleanup_temp` removes at start-up.  Small
+writes (up to 1 MiB) and tombstones that arrive together share those syncs: a
+``syncfs`` of the device for all their temporary files, their renames, a second
+``syncfs`` (:mod:`storage.object.groupsync`) - the same order, fewer syncs.
 
 One process owns a device (:meth:`DiskDevice.lock`); inside it, a striped lock per
 name hash makes "check the newest version, then rename" atomic.
@@ -49,11 +52,18 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cumulo import errors
 from storage import names
+from storage.object.groupsync import (
+    GROUP_COMMIT_MAX_BYTES,
+    GroupCommitter,
+    syncfs,
+    syncfs_available,
+)
 from storage.object.store import (
     DEFAULT_CHUNK_SIZE,
     ChunkHasher,
@@ -234,7 +244,13 @@ def _parse_file_name(entry: str) -> tuple[str, str] | None:
 class DiskDevice:
     """The objects of one device directory.  Thread-safe; every method blocks."""
 
-    def __init__(self, path: Path | str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        group_commit: bool = True,
+    ) -> None:
         self.path = str(path)
         self.name = os.path.basename(self.path.rstrip("/"))
         self.chunk_size = check_chunk_size(chunk_size, DEFAULT_CHUNK_SIZE)
@@ -247,6 +263,12 @@ class DiskDevice:
         self._lock_fd = -1
         #: Suffix hashes for the replicator, invalidated by every change below.
         self.suffix_cache = SuffixCache()
+        #: Small writes share their syncs (groupsync.py); None: each syncs alone.
+        self.group: GroupCommitter | None = (
+            GroupCommitter(partial(syncfs, self.path))
+            if group_commit and syncfs_available()
+            else None
+        )
 
     # -- ownership and housekeeping ---------------------------------------------------
 
@@ -323,8 +345,9 @@ class DiskDevice:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{hash_dir}/{stem}.{ext}")
 
-    def _make_dirs(self, hash_dir: str) -> None:
-        """Create ``hash_dir`` and missing parents, fsyncing each new entry's parent."""
+    def _make_dirs(self, hash_dir: str, *, sync: bool = True) -> None:
+        """Create ``hash_dir`` and missing parents, fsyncing each new entry's parent
+        (unless ``sync`` is False: a group commit syncs the file system after)."""
         try:
             os.mkdir(hash_dir)
             created = [hash_dir]
@@ -339,6 +362,8 @@ class DiskDevice:
             for folder in reversed(created):
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(folder)
+        if not sync:
+            return
         for parent in sorted({os.path.dirname(d) for d in created}, reverse=True):
             fsync_dir(parent)
 
@@ -353,9 +378,38 @@ class DiskDevice:
         """Rename a durable temp file into place as the newest version; return the
         version it replaced.  TimestampConflict (temp file left to the caller) if
         that version is not older."""
+        hash_dir, older = self._rename_into_place(
+            temp_path, partition, name, timestamp, ext, sync=True
+        )
+        fsync_dir(hash_dir)
+        return self._installed(hash_dir, older, partition)
+
+    def _install_grouped(
+        self, temp_path: str, partition: int, name: ObjectName, timestamp: Timestamp, ext: str
+    ) -> tuple[str, str] | None:
+        """:meth:`_install` for a written, closed but *unsynced* temp file: the group
+        committer syncs it, renames it, syncs again (storage/object/groupsync.py)."""
+        assert self.group is not None
+        hash_dir, older = self.group.commit(
+            lambda: self._rename_into_place(temp_path, partition, name, timestamp, ext, sync=False)
+        )
+        return self._installed(hash_dir, older, partition)
+
+    def _rename_into_place(
+        self,
+        temp_path: str,
+        partition: int,
+        name: ObjectName,
+        timestamp: Timestamp,
+        ext: str,
+        *,
+        sync: bool,
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """Rename ``temp_path`` in as the newest version (no sync of the rename);
+        return the hash directory and the versions it supersedes."""
         hashed = name_hash(name.path)
         hash_dir = self._hash_dir(partition, hashed)
-        self._make_dirs(hash_dir)
+        self._make_dirs(hash_dir, sync=sync)
         stem = timestamp.internal
         with self._stripe(hashed):
             older = self._versions(hash_dir)
@@ -367,13 +421,17 @@ class DiskDevice:
                 # The replicator removed the (then empty) directories between
                 # _make_dirs and here; it removes hash directories only under this
                 # stripe lock, so making them again now cannot race it.
-                self._make_dirs(hash_dir)
+                self._make_dirs(hash_dir, sync=sync)
                 os.rename(temp_path, f"{hash_dir}/{stem}.{ext}")
-        fsync_dir(hash_dir)
+        return hash_dir, older
+
+    def _installed(
+        self, hash_dir: str, older: list[tuple[str, str]], partition: int
+    ) -> tuple[str, str] | None:
         # Removed only after the new version is durable: a crash in between must
         # leave the old version, not nothing.
         self._remove(hash_dir, older)
-        self.suffix_cache.invalidate(partition, suffix_of(hashed))
+        self.suffix_cache.invalidate(partition, suffix_of(os.path.basename(hash_dir)))
         return older[0] if older else None
 
     def check_newer(self, partition: int, name: ObjectName, timestamp: Timestamp) -> None:
@@ -493,10 +551,12 @@ class DiskDevice:
             with device_errors(self.name):
                 try:
                     _write_all(fd, [footer])
-                    os.fdatasync(fd)
+                    if self.group is None:
+                        os.fdatasync(fd)
                 finally:
                     os.close(fd)
-                replaced = self._install(temp_path, partition, name, timestamp, TOMBSTONE)
+                install = self._install if self.group is None else self._install_grouped
+                replaced = install(temp_path, partition, name, timestamp, TOMBSTONE)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_path)
@@ -668,12 +728,14 @@ class DiskWriter:
             with device_errors(self._device.name):
                 # Small objects reach the disk here for the first time: one writev.
                 self._flush([encode_footer(_metadata_dict(meta), hasher.digests, hasher.size)])
-                os.fdatasync(self._fd)
+                device = self._device
+                grouped = device.group is not None and meta.size <= GROUP_COMMIT_MAX_BYTES
+                if not grouped:
+                    os.fdatasync(self._fd)
                 os.close(self._fd)
                 self._fd = -1
-                self._device._install(
-                    self._temp_path, self._partition, self._name, self._timestamp, DATA
-                )
+                install = device._install_grouped if grouped else device._install
+                install(self._temp_path, self._partition, self._name, self._timestamp, DATA)
             self._state = "committed"
             return meta
         except BaseException:

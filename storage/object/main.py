@@ -79,6 +79,7 @@ def open_devices(
     chunk_size: int,
     threads_per_device: int,
     create: bool = False,
+    group_commit: bool = True,
 ) -> dict[str, DeviceSlot]:
     """Open, lock and clean every device under ``root`` (or only ``names``).
 
@@ -112,7 +113,7 @@ def open_devices(
             path = root / name
             if not path.is_dir():
                 raise errors.NotFound(f"device {path} does not exist", hint="is the disk mounted?")
-            device = DiskDevice(path, chunk_size=chunk_size)
+            device = DiskDevice(path, chunk_size=chunk_size, group_commit=group_commit)
             device.lock()
             slots[name] = DeviceSlot(
                 device, ThreadPoolExecutor(threads_per_device, thread_name_prefix=f"dev-{name}")
@@ -219,6 +220,7 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
         chunk_size=config.storage.chunk_size,
         threads_per_device=config.storage.threads_per_device,
         create=create,
+        group_commit=config.storage.group_commit,
     )
     try:
         running = await start_object_server(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cumulo import errors
-from storage.object import diskfile
+from storage.object import diskfile, groupsync
 from storage.object.diskfile import DiskDevice, name_hash
 from storage.object.store import ObjectName, ObjectNotFound
 from storage.timestamp import Timestamp
@@ -67,8 +67,10 @@ def test_bytes_go_to_tmp_first_and_into_place_only_at_commit(device: DiskDevice)
 
 
 def test_data_is_synced_before_the_rename_and_the_directory_after(
-    device: DiskDevice, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # One write at a time, its own syncs (big objects; systems without syncfs).
+    device = DiskDevice(tmp_path / "solo", chunk_size=CHUNK, group_commit=False)
     events: list[str] = []
     real_fdatasync, real_rename, real_fsync_dir = os.fdatasync, os.rename, diskfile.fsync_dir
 
@@ -101,6 +103,39 @@ def test_data_is_synced_before_the_rename_and_the_directory_after(
     events.clear()
     put(device, b"y", ts(2))
     assert events == ["fdatasync", "rename", f"fsync_dir {PART}/{hashed[-3:]}/{hashed}"]
+
+
+@pytest.mark.skipif(not groupsync.syncfs_available(), reason="syncfs is Linux's")
+def test_grouped_writes_sync_the_file_system_before_and_after_the_rename(
+    device: DiskDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_rename = os.rename
+    assert device.group is not None
+    real_sync = device.group.sync
+
+    def rename(src: str, dst: str) -> None:
+        events.append("rename")
+        real_rename(src, dst)
+
+    def sync() -> None:
+        events.append("syncfs")
+        real_sync()
+
+    def forbidden(*_: object) -> None:
+        raise AssertionError("a grouped write must not sync file by file")
+
+    monkeypatch.setattr(diskfile.os, "rename", rename)
+    monkeypatch.setattr(diskfile.os, "fdatasync", forbidden)
+    monkeypatch.setattr(diskfile, "fsync_dir", forbidden)
+    monkeypatch.setattr(device.group, "sync", sync)
+    put(device, b"x", ts(1))
+    assert events == ["syncfs", "rename", "syncfs"]
+    events.clear()
+    device.delete(PART, NAME, ts(2))
+    assert events == ["syncfs", "rename", "syncfs"]
+    with pytest.raises(ObjectNotFound):
+        device.head(PART, NAME)
 
 
 def _data_file(device: DiskDevice) -> Path:
