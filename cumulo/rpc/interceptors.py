@@ -24,7 +24,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -68,9 +68,11 @@ def _parse(deserializer: Deserializer | None, raw: Any, method: str) -> Any:
 class _Call:
     """Bookkeeping for one call: request id, timing, the status it ended with."""
 
-    def __init__(self, method: str, context: aio.ServicerContext) -> None:
+    def __init__(self, method: str, context: aio.ServicerContext, quiet: bool = False) -> None:
         self.method = method
         self.context = context
+        #: Logged at DEBUG when it succeeds (machine-to-machine chatter).
+        self.quiet = quiet
         self.request_id = _request_id_from(context)
         # Read now: context.peer() on a call the client has cancelled (an abandoned
         # stream) crashes grpcio's C core, and finish() runs after that.
@@ -120,7 +122,9 @@ class _Call:
 
     def finish(self) -> None:
         elapsed_ms = (time.perf_counter() - self.started) * 1000
-        log.info(
+        level = logging.DEBUG if self.quiet and self.code == grpc.StatusCode.OK else logging.INFO
+        log.log(
+            level,
             "%s %s %.1fms request=%s peer=%s",
             self.method,
             self.code.name,
@@ -141,8 +145,11 @@ async def _parsed_stream(
         yield _parse(deserializer, raw, method)
 
 
-def wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    """Return ``handler`` with request ids, parsing, error mapping and logging added."""
+def wrap_handler(
+    handler: grpc.RpcMethodHandler, method: str, quiet: bool = False
+) -> grpc.RpcMethodHandler:
+    """Return ``handler`` with request ids, parsing, error mapping and logging added
+    (``quiet``: a successful call is logged at DEBUG, not INFO)."""
     deserializer = handler.request_deserializer
 
     def parse(request: Any, streaming: bool) -> Any:
@@ -150,11 +157,19 @@ def wrap_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodH
             return _parsed_stream(request, deserializer, method)
         return _parse(deserializer, request, method)
 
-    return wrap_handler_in(handler, lambda context: _Call(method, context), parse)
+    return wrap_handler_in(handler, lambda context: _Call(method, context, quiet), parse)
 
 
 class ApiInterceptor(aio.ServerInterceptor):
-    """Request ids, malformed-message handling, error mapping and access logs."""
+    """Request ids, malformed-message handling, error mapping and access logs.
+
+    Methods starting with one of ``quiet_prefixes`` (background traffic such as a
+    replication pass's thousands of calls) are logged at DEBUG when they succeed;
+    failures are always logged at INFO.
+    """
+
+    def __init__(self, quiet_prefixes: Sequence[str] = ()) -> None:
+        self.quiet_prefixes = tuple(quiet_prefixes)
 
     async def intercept_service(
         self,
@@ -164,4 +179,5 @@ class ApiInterceptor(aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        return wrap_handler(handler, handler_call_details.method)
+        method = handler_call_details.method
+        return wrap_handler(handler, method, method.startswith(self.quiet_prefixes))

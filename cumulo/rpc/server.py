@@ -60,18 +60,22 @@ async def start_server(
     *,
     interceptors: Sequence[aio.ServerInterceptor] = (),
     tls: Tls = PLAINTEXT,
+    quiet_prefixes: Sequence[str] = (),
 ) -> RunningServer:
     """Start a server on ``listen`` (port 0 picks a free one) and return it running.
 
     ``tls`` (plaintext by default) decides the port's security; a TLS setting this
     server cannot use (no certificate) raises InvalidArgument before binding.
 
+    ``quiet_prefixes``: methods whose successful calls are logged at DEBUG (see
+    :class:`ApiInterceptor`).
+
     ``interceptors`` run inside the :class:`ApiInterceptor`, so errors they raise
     are mapped like any other.  All services report SERVING once started.
     """
     host, port = split_host_port(listen)
     server = aio.server(
-        interceptors=[ApiInterceptor(), *interceptors],
+        interceptors=[ApiInterceptor(quiet_prefixes), *interceptors],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -182,7 +182,13 @@ async def start_object_server(
             )
         )
     server = await start_server(
-        listen, services, interceptors=[StorageCredentialInterceptor(credential)], tls=tls
+        listen,
+        services,
+        interceptors=[StorageCredentialInterceptor(credential)],
+        tls=tls,
+        # Every caller is a proxy or a peer's replicator: successful calls by the
+        # thousand are not worth an INFO line each (failures still are).
+        quiet_prefixes=[f"/{service.name}/" for service in services],
     )
     if daemons is not None:
         daemons.bind(server.port)

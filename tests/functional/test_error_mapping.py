@@ -89,3 +89,40 @@ def test_listen_address_in_use_is_unavailable(failing, background_loop) -> None:
     _, address = failing
     with pytest.raises(errors.Unavailable, match="cannot listen"):
         background_loop.run(start_server(address, []))
+
+
+class WorkingSystem(system_pb2_grpc.SystemServiceServicer):
+    async def GetVersion(self, request, context):  # type: ignore[no-untyped-def]
+        return system_pb2.GetVersionResponse()
+
+    async def GetInfo(self, request, context):  # type: ignore[no-untyped-def]
+        raise errors.NotFound("nothing here")
+
+
+def test_quiet_methods_log_success_at_debug_and_failure_at_info(
+    background_loop, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    service = Service(
+        "cumulo.system.v1.SystemService",
+        WorkingSystem(),
+        system_pb2_grpc.add_SystemServiceServicer_to_server,
+    )
+    running = background_loop.run(
+        start_server("127.0.0.1:0", [service], quiet_prefixes=["/cumulo.system.v1.SystemService/"])
+    )
+    try:
+        caplog.set_level("DEBUG", logger="cumulo.rpc")
+        with grpc.insecure_channel(running.address) as channel:
+            stub = system_pb2_grpc.SystemServiceStub(channel)
+            stub.GetVersion(system_pb2.GetVersionRequest(), timeout=10)
+            with pytest.raises(grpc.RpcError):
+                stub.GetInfo(system_pb2.GetInfoRequest(), timeout=10)
+    finally:
+        background_loop.run(running.server.stop(0.1))
+    levels = {
+        record.getMessage().split()[0]: record.levelname
+        for record in caplog.records
+        if record.name == "cumulo.rpc"
+    }
+    assert levels["/cumulo.system.v1.SystemService/GetVersion"] == "DEBUG"
+    assert levels["/cumulo.system.v1.SystemService/GetInfo"] == "INFO"
