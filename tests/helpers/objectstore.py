@@ -25,6 +25,19 @@ from tests.helpers.servers import BackgroundLoop
 CREDENTIAL = "cluster-credential-0123456789abcdef"
 
 
+def write_loopback_ring(path: Path, part_power: int, nodes: list[tuple[int, list[str]]]) -> Ring:
+    """A 3-replica ring over loopback servers ``(port, device names)``, one zone each."""
+    builder = RingBuilder(part_power, 3, min_part_hours=0)
+    for zone, (port, names) in enumerate(nodes, start=1):
+        for name in names:
+            builder.add_device(
+                region=1, zone=zone, ip="127.0.0.1", port=port, device=name, weight=1
+            )
+    builder.rebalance()
+    builder.write_ring(path)
+    return Ring(path)
+
+
 @dataclass
 class Cluster:
     loop: BackgroundLoop
@@ -57,21 +70,12 @@ class Cluster:
             server = cluster._start_node(n, names, "127.0.0.1:0")
             cluster.servers.append(server)
             cluster.ports.append(server.server.port)
-        builder = RingBuilder(part_power, 3, min_part_hours=0)
-        for n, names in enumerate(cluster.device_names):
-            for name in names:
-                builder.add_device(
-                    region=1,
-                    zone=n + 1,
-                    ip="127.0.0.1",
-                    port=cluster.ports[n],
-                    device=name,
-                    weight=1,
-                )
-        builder.rebalance()
         cluster.ring_path = root / "object.ring"
-        builder.write_ring(cluster.ring_path)
-        ring = Ring(cluster.ring_path)
+        ring = write_loopback_ring(
+            cluster.ring_path,
+            part_power,
+            list(zip(cluster.ports, cluster.device_names, strict=True)),
+        )
         cluster.proxy = loop.run(
             start_proxy(
                 listen="127.0.0.1:0",

@@ -25,8 +25,9 @@ from storage.object.client import Location, ObjectServerClient
 from storage.object.diskfile import DiskDevice, name_hash
 from storage.object.main import ObjectServer, open_devices, start_object_server
 from storage.replication.daemons import ReplicationSettings
-from storage.ring import Ring, RingBuilder
+from storage.ring import Ring
 from storage.ring.devices import Device
+from tests.helpers.objectstore import write_loopback_ring
 from tests.helpers.servers import BackgroundLoop
 
 CREDENTIAL = "replication-credential-0123456789abcdef"
@@ -73,20 +74,11 @@ class ReplicaCluster:
             cluster.servers.append(server)
             cluster.ports.append(server.server.port)
         if write_ring:
-            builder = RingBuilder(part_power, 3, min_part_hours=0)
-            for n, names in enumerate(cluster.device_names):
-                for name in names:
-                    builder.add_device(
-                        region=1,
-                        zone=n + 1,
-                        ip="127.0.0.1",
-                        port=cluster.ports[n],
-                        device=name,
-                        weight=1,
-                    )
-            builder.rebalance()
-            builder.write_ring(settings.ring_file)
-            cluster.ring = Ring(settings.ring_file)
+            cluster.ring = write_loopback_ring(
+                settings.ring_file,
+                part_power,
+                list(zip(cluster.ports, cluster.device_names, strict=True)),
+            )
         return cluster
 
     def _start_node(self, n: int, listen: str) -> ObjectServer:

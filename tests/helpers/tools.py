@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,3 +17,16 @@ def venv_tool(name: str) -> str:
     if found is None:
         raise FileNotFoundError(f"{name} is not installed; run `make test` to set up the venv")
     return found
+
+
+def cumulo(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``cumulo`` CLI of this interpreter with ``env``; capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "cumulo.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )

@@ -18,20 +18,9 @@ import pytest
 from cumulo import errors
 from cumulo.client import Client
 from tests.helpers.ports import STORAGE_ON_FREE_PORTS, free_port
+from tests.helpers.tools import cumulo
 
 pytestmark = pytest.mark.integration
-
-
-def cumulo(
-    env: dict[str, str], *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cumulo.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")

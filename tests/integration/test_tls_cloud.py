@@ -6,28 +6,15 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.ports import STORAGE_ON_FREE_PORTS, free_port
-from tests.helpers.tools import venv_tool
+from tests.helpers.tools import cumulo, venv_tool
 
 pytestmark = pytest.mark.integration
-
-
-def cumulo(
-    env: dict[str, str], *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cumulo.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
