@@ -13,11 +13,13 @@ import secrets
 from pathlib import Path
 
 from cumulo import errors
+from cumulo.services.storage_nodes import CREDENTIAL_KEY as STORAGE_CREDENTIAL_KEY
 
 log = logging.getLogger("cumulo.storage.credential")
 
-#: Metadata key carrying the credential on every internal storage call.
-CREDENTIAL_KEY = "x-cumulo-storage-credential"
+#: Metadata key carrying the credential on every internal storage call (defined once,
+#: beside the SDK's storage-node admin client that sends it too).
+CREDENTIAL_KEY = STORAGE_CREDENTIAL_KEY
 #: Shorter secrets are refused: they could be guessed.
 MIN_LENGTH = 16
 

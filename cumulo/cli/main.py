@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "cumulo.cli.bench",  # bench objects
     "cumulo.cli.tls",  # tls init|issue
     "cumulo.cli.objects",  # container ..., object put|get|head|list|delete|copy
+    "cumulo.cli.storage",  # storage status|replicate|audit
 ]
 
 

@@ -107,6 +107,12 @@ def test_cli_round_trip(cloud, tmp_path: Path) -> None:  # type: ignore[no-untyp
     assert cumulo(env, "container", "delete", "empty").returncode == 0
     bad = cumulo(env, "object", "put", "photos", "a/../b", str(source))
     assert bad.returncode == 1 and "error" in bad.stderr
+    # The operator's view of the local nodes, found (nodes, credential) without flags.
+    replicated = json.loads(cumulo(env, "--json", "storage", "replicate").stdout)
+    assert [n["node"] for n in replicated["nodes"]] == [f"storage-node{n}" for n in (1, 2, 3)]
+    assert all(p.get("errors", "0") in (0, "0") for n in replicated["nodes"] for p in n["passes"])
+    status = cumulo(env, "storage", "status")
+    assert status.returncode == 0 and "storage-node3" in status.stdout, status.stderr
 
 
 def _node_pid(devices_root: Path) -> int:
