@@ -55,6 +55,12 @@ class Peer:
         response = await self._call(self.replication.GetSuffixHashes, request)
         return dict(response.hashes)
 
+    async def partitions(self, device: str) -> set[int]:
+        """The partitions of the peer's ``device`` that hold anything (CumuloError on failure)."""
+        request = rpb.ListPartitionsRequest(device=device)
+        response = await self._call(self.replication.ListPartitions, request)
+        return set(response.partitions)
+
     async def suffix_entries(
         self, device: str, partition: int, suffixes: list[str]
     ) -> list[PartitionEntry]:

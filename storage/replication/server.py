@@ -98,6 +98,13 @@ class ReplicationServicer(replication_pb2_grpc.ReplicationServiceServicer):
         )
         return pb.GetSuffixHashesResponse(hashes=result.hashes)
 
+    async def ListPartitions(
+        self, request: pb.ListPartitionsRequest, context: aio.ServicerContext
+    ) -> pb.ListPartitionsResponse:
+        replicator = self._device(request.device).replicator
+        held = await asyncio.wrap_future(replicator.slot.submit(replicator.device.partitions))
+        return pb.ListPartitionsResponse(partitions=sorted(held))
+
     async def ListSuffixEntries(
         self, request: pb.ListSuffixEntriesRequest, context: aio.ServicerContext
     ) -> pb.ListSuffixEntriesResponse:

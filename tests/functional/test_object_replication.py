@@ -7,6 +7,7 @@ replicas saw what; passes run through the RunReplication / RunAudit RPCs.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -366,3 +367,35 @@ def test_replication_runs_over_mutual_tls(loop: BackgroundLoop, tmp_path: Path) 
         assert secure.run(read(secure, nodes[0], part, name)) == body
     finally:
         secure.stop()
+
+
+def test_a_wiped_node_refills_asking_each_peer_once_for_its_partitions(
+    cluster: ReplicaCluster,
+) -> None:
+    names = [f"wiped-{i}" for i in range(3)]
+    held: set[int] = set()
+    for name in names:
+        part, nodes = cluster.primaries(ACCOUNT, CONTAINER, name)
+        held.add(part)
+        for device in nodes:
+            cluster.run(put(cluster, device, part, name, name.encode() * 100, stamp(-1)))
+    wiped = 1
+    cluster.stop_node(wiped)
+    for device in cluster.device_names[wiped]:
+        shutil.rmtree(cluster.root / f"node{wiped}" / device / "objects")
+    cluster.start_node(wiped)
+    assert cluster.ring is not None
+    assigned = {
+        part
+        for part in range(cluster.ring.parts)
+        for d in cluster.ring.get_part_nodes(part)
+        if cluster.node_of(d) == wiped
+    }
+    passes = cluster.run(cluster.replicate(wiped))
+    assert sum(p.errors for p in passes) == 0, passes
+    # Only the partitions a peer holds were visited, not every assigned one.
+    assert sum(p.partitions for p in passes) == len(held & assigned) < len(assigned)
+    for name in names:
+        part, nodes = cluster.primaries(ACCOUNT, CONTAINER, name)
+        (mine,) = [d for d in nodes if cluster.node_of(d) == wiped]
+        assert cluster.run(read(cluster, mine, part, name)) == name.encode() * 100

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(cumulo/objectserver/v1/replication.proto\x12\x16\x63umulo.objectserver.v1\x1a\x1fgoogle/protobuf/timestamp.proto\";\n\x16GetSuffixHashesRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\"\x95\x01\n\x17GetSuffixHashesResponse\x12K\n\x06hashes\x18\x01 \x03(\x0b\x32;.cumulo.objectserver.v1.GetSuffixHashesResponse.HashesEntry\x1a-\n\x0bHashesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x18ListSuffixEntriesRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x10\n\x08suffixes\x18\x03 \x03(\t\"x\n\x0bSuffixEntry\x12\x11\n\tname_hash\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\t\x12\x11\n\ttimestamp\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x06 \x01(\x08\"Q\n\x19ListSuffixEntriesResponse\x12\x34\n\x07\x65ntries\x18\x01 \x03(\x0b\x32#.cumulo.objectserver.v1.SuffixEntry\"(\n\x15RunReplicationRequest\x12\x0f\n\x07\x64\x65vices\x18\x01 \x03(\t\"\xc4\x02\n\x0fReplicationPass\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x12\n\npartitions\x18\x04 \x01(\x04\x12\x17\n\x0fsuffixes_synced\x18\x05 \x01(\x04\x12\x16\n\x0eobjects_pushed\x18\x06 \x01(\x04\x12\x16\n\x0eobjects_pulled\x18\x07 \x01(\x04\x12\x18\n\x10handoffs_removed\x18\x08 \x01(\x04\x12\x1c\n\x14tombstones_reclaimed\x18\t \x01(\x04\x12\x0e\n\x06\x65rrors\x18\n \x01(\x04\x12;\n\x05index\x18\x0b \x01(\x0b\x32,.cumulo.objectserver.v1.IndexReplicationPass\"\xac\x01\n\x14IndexReplicationPass\x12\x0f\n\x07seconds\x18\x01 \x01(\x01\x12\x11\n\tdatabases\x18\x02 \x01(\x04\x12\x13\n\x0brows_pushed\x18\x03 \x01(\x04\x12\x13\n\x0brows_pulled\x18\x04 \x01(\x04\x12\x18\n\x10handoffs_removed\x18\x05 \x01(\x04\x12\x1c\n\x14tombstones_reclaimed\x18\x06 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x07 \x01(\x04\"Q\n\x16RunReplicationResponse\x12\x37\n\x06passes\x18\x01 \x03(\x0b\x32\'.cumulo.objectserver.v1.ReplicationPass\"\"\n\x0fRunAuditRequest\x12\x0f\n\x07\x64\x65vices\x18\x01 \x03(\t\"\x8f\x01\n\tAuditPass\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\r\n\x05\x66iles\x18\x04 \x01(\x04\x12\r\n\x05\x62ytes\x18\x05 \x01(\x04\x12\x13\n\x0bquarantined\x18\x06 \x01(\x04\"E\n\x10RunAuditResponse\x12\x31\n\x06passes\x18\x01 \x03(\x0b\x32!.cumulo.objectserver.v1.AuditPass\"\x1d\n\x1bGetReplicationStatusRequest\"\xca\x01\n\x17\x44\x65viceReplicationStatus\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x41\n\x10last_replication\x18\x02 \x01(\x0b\x32\'.cumulo.objectserver.v1.ReplicationPass\x12\x35\n\nlast_audit\x18\x03 \x01(\x0b\x32!.cumulo.objectserver.v1.AuditPass\x12\x13\n\x0breplicating\x18\x04 \x01(\x08\x12\x10\n\x08\x61uditing\x18\x05 \x01(\x08\"\xf0\x01\n\x1cGetReplicationStatusResponse\x12\x1b\n\x13replication_enabled\x18\x01 \x01(\x08\x12\x15\n\raudit_enabled\x18\x02 \x01(\x08\x12\x1c\n\x14replication_interval\x18\x03 \x01(\x01\x12\x13\n\x0breclaim_age\x18\x04 \x01(\x01\x12\x11\n\tring_file\x18\x05 \x01(\t\x12\x14\n\x0cring_version\x18\x06 \x01(\x04\x12@\n\x07\x64\x65vices\x18\x07 \x03(\x0b\x32/.cumulo.objectserver.v1.DeviceReplicationStatus2\xd6\x04\n\x12ReplicationService\x12r\n\x0fGetSuffixHashes\x12..cumulo.objectserver.v1.GetSuffixHashesRequest\x1a/.cumulo.objectserver.v1.GetSuffixHashesResponse\x12x\n\x11ListSuffixEntries\x12\x30.cumulo.objectserver.v1.ListSuffixEntriesRequest\x1a\x31.cumulo.objectserver.v1.ListSuffixEntriesResponse\x12o\n\x0eRunReplication\x12-.cumulo.objectserver.v1.RunReplicationRequest\x1a..cumulo.objectserver.v1.RunReplicationResponse\x12]\n\x08RunAudit\x12\'.cumulo.objectserver.v1.RunAuditRequest\x1a(.cumulo.objectserver.v1.RunAuditResponse\x12\x81\x01\n\x14GetReplicationStatus\x12\x33.cumulo.objectserver.v1.GetReplicationStatusRequest\x1a\x34.cumulo.objectserver.v1.GetReplicationStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(cumulo/objectserver/v1/replication.proto\x12\x16\x63umulo.objectserver.v1\x1a\x1fgoogle/protobuf/timestamp.proto\";\n\x16GetSuffixHashesRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\"\x95\x01\n\x17GetSuffixHashesResponse\x12K\n\x06hashes\x18\x01 \x03(\x0b\x32;.cumulo.objectserver.v1.GetSuffixHashesResponse.HashesEntry\x1a-\n\x0bHashesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\'\n\x15ListPartitionsRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\",\n\x16ListPartitionsResponse\x12\x12\n\npartitions\x18\x01 \x03(\r\"O\n\x18ListSuffixEntriesRequest\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x10\n\x08suffixes\x18\x03 \x03(\t\"x\n\x0bSuffixEntry\x12\x11\n\tname_hash\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x11\n\tcontainer\x18\x03 \x01(\t\x12\x0e\n\x06object\x18\x04 \x01(\t\x12\x11\n\ttimestamp\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x06 \x01(\x08\"Q\n\x19ListSuffixEntriesResponse\x12\x34\n\x07\x65ntries\x18\x01 \x03(\x0b\x32#.cumulo.objectserver.v1.SuffixEntry\"(\n\x15RunReplicationRequest\x12\x0f\n\x07\x64\x65vices\x18\x01 \x03(\t\"\xc4\x02\n\x0fReplicationPass\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x12\n\npartitions\x18\x04 \x01(\x04\x12\x17\n\x0fsuffixes_synced\x18\x05 \x01(\x04\x12\x16\n\x0eobjects_pushed\x18\x06 \x01(\x04\x12\x16\n\x0eobjects_pulled\x18\x07 \x01(\x04\x12\x18\n\x10handoffs_removed\x18\x08 \x01(\x04\x12\x1c\n\x14tombstones_reclaimed\x18\t \x01(\x04\x12\x0e\n\x06\x65rrors\x18\n \x01(\x04\x12;\n\x05index\x18\x0b \x01(\x0b\x32,.cumulo.objectserver.v1.IndexReplicationPass\"\xac\x01\n\x14IndexReplicationPass\x12\x0f\n\x07seconds\x18\x01 \x01(\x01\x12\x11\n\tdatabases\x18\x02 \x01(\x04\x12\x13\n\x0brows_pushed\x18\x03 \x01(\x04\x12\x13\n\x0brows_pulled\x18\x04 \x01(\x04\x12\x18\n\x10handoffs_removed\x18\x05 \x01(\x04\x12\x1c\n\x14tombstones_reclaimed\x18\x06 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x07 \x01(\x04\"Q\n\x16RunReplicationResponse\x12\x37\n\x06passes\x18\x01 \x03(\x0b\x32\'.cumulo.objectserver.v1.ReplicationPass\"\"\n\x0fRunAuditRequest\x12\x0f\n\x07\x64\x65vices\x18\x01 \x03(\t\"\x8f\x01\n\tAuditPass\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\r\n\x05\x66iles\x18\x04 \x01(\x04\x12\r\n\x05\x62ytes\x18\x05 \x01(\x04\x12\x13\n\x0bquarantined\x18\x06 \x01(\x04\"E\n\x10RunAuditResponse\x12\x31\n\x06passes\x18\x01 \x03(\x0b\x32!.cumulo.objectserver.v1.AuditPass\"\x1d\n\x1bGetReplicationStatusRequest\"\xca\x01\n\x17\x44\x65viceReplicationStatus\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x41\n\x10last_replication\x18\x02 \x01(\x0b\x32\'.cumulo.objectserver.v1.ReplicationPass\x12\x35\n\nlast_audit\x18\x03 \x01(\x0b\x32!.cumulo.objectserver.v1.AuditPass\x12\x13\n\x0breplicating\x18\x04 \x01(\x08\x12\x10\n\x08\x61uditing\x18\x05 \x01(\x08\"\xf0\x01\n\x1cGetReplicationStatusResponse\x12\x1b\n\x13replication_enabled\x18\x01 \x01(\x08\x12\x15\n\raudit_enabled\x18\x02 \x01(\x08\x12\x1c\n\x14replication_interval\x18\x03 \x01(\x01\x12\x13\n\x0breclaim_age\x18\x04 \x01(\x01\x12\x11\n\tring_file\x18\x05 \x01(\t\x12\x14\n\x0cring_version\x18\x06 \x01(\x04\x12@\n\x07\x64\x65vices\x18\x07 \x03(\x0b\x32/.cumulo.objectserver.v1.DeviceReplicationStatus2\xc7\x05\n\x12ReplicationService\x12r\n\x0fGetSuffixHashes\x12..cumulo.objectserver.v1.GetSuffixHashesRequest\x1a/.cumulo.objectserver.v1.GetSuffixHashesResponse\x12x\n\x11ListSuffixEntries\x12\x30.cumulo.objectserver.v1.ListSuffixEntriesRequest\x1a\x31.cumulo.objectserver.v1.ListSuffixEntriesResponse\x12o\n\x0eListPartitions\x12-.cumulo.objectserver.v1.ListPartitionsRequest\x1a..cumulo.objectserver.v1.ListPartitionsResponse\x12o\n\x0eRunReplication\x12-.cumulo.objectserver.v1.RunReplicationRequest\x1a..cumulo.objectserver.v1.RunReplicationResponse\x12]\n\x08RunAudit\x12\'.cumulo.objectserver.v1.RunAuditRequest\x1a(.cumulo.objectserver.v1.RunAuditResponse\x12\x81\x01\n\x14GetReplicationStatus\x12\x33.cumulo.objectserver.v1.GetReplicationStatusRequest\x1a\x34.cumulo.objectserver.v1.GetReplicationStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,32 +40,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSUFFIXHASHESRESPONSE']._serialized_end=312
   _globals['_GETSUFFIXHASHESRESPONSE_HASHESENTRY']._serialized_start=267
   _globals['_GETSUFFIXHASHESRESPONSE_HASHESENTRY']._serialized_end=312
-  _globals['_LISTSUFFIXENTRIESREQUEST']._serialized_start=314
-  _globals['_LISTSUFFIXENTRIESREQUEST']._serialized_end=393
-  _globals['_SUFFIXENTRY']._serialized_start=395
-  _globals['_SUFFIXENTRY']._serialized_end=515
-  _globals['_LISTSUFFIXENTRIESRESPONSE']._serialized_start=517
-  _globals['_LISTSUFFIXENTRIESRESPONSE']._serialized_end=598
-  _globals['_RUNREPLICATIONREQUEST']._serialized_start=600
-  _globals['_RUNREPLICATIONREQUEST']._serialized_end=640
-  _globals['_REPLICATIONPASS']._serialized_start=643
-  _globals['_REPLICATIONPASS']._serialized_end=967
-  _globals['_INDEXREPLICATIONPASS']._serialized_start=970
-  _globals['_INDEXREPLICATIONPASS']._serialized_end=1142
-  _globals['_RUNREPLICATIONRESPONSE']._serialized_start=1144
-  _globals['_RUNREPLICATIONRESPONSE']._serialized_end=1225
-  _globals['_RUNAUDITREQUEST']._serialized_start=1227
-  _globals['_RUNAUDITREQUEST']._serialized_end=1261
-  _globals['_AUDITPASS']._serialized_start=1264
-  _globals['_AUDITPASS']._serialized_end=1407
-  _globals['_RUNAUDITRESPONSE']._serialized_start=1409
-  _globals['_RUNAUDITRESPONSE']._serialized_end=1478
-  _globals['_GETREPLICATIONSTATUSREQUEST']._serialized_start=1480
-  _globals['_GETREPLICATIONSTATUSREQUEST']._serialized_end=1509
-  _globals['_DEVICEREPLICATIONSTATUS']._serialized_start=1512
-  _globals['_DEVICEREPLICATIONSTATUS']._serialized_end=1714
-  _globals['_GETREPLICATIONSTATUSRESPONSE']._serialized_start=1717
-  _globals['_GETREPLICATIONSTATUSRESPONSE']._serialized_end=1957
-  _globals['_REPLICATIONSERVICE']._serialized_start=1960
-  _globals['_REPLICATIONSERVICE']._serialized_end=2558
+  _globals['_LISTPARTITIONSREQUEST']._serialized_start=314
+  _globals['_LISTPARTITIONSREQUEST']._serialized_end=353
+  _globals['_LISTPARTITIONSRESPONSE']._serialized_start=355
+  _globals['_LISTPARTITIONSRESPONSE']._serialized_end=399
+  _globals['_LISTSUFFIXENTRIESREQUEST']._serialized_start=401
+  _globals['_LISTSUFFIXENTRIESREQUEST']._serialized_end=480
+  _globals['_SUFFIXENTRY']._serialized_start=482
+  _globals['_SUFFIXENTRY']._serialized_end=602
+  _globals['_LISTSUFFIXENTRIESRESPONSE']._serialized_start=604
+  _globals['_LISTSUFFIXENTRIESRESPONSE']._serialized_end=685
+  _globals['_RUNREPLICATIONREQUEST']._serialized_start=687
+  _globals['_RUNREPLICATIONREQUEST']._serialized_end=727
+  _globals['_REPLICATIONPASS']._serialized_start=730
+  _globals['_REPLICATIONPASS']._serialized_end=1054
+  _globals['_INDEXREPLICATIONPASS']._serialized_start=1057
+  _globals['_INDEXREPLICATIONPASS']._serialized_end=1229
+  _globals['_RUNREPLICATIONRESPONSE']._serialized_start=1231
+  _globals['_RUNREPLICATIONRESPONSE']._serialized_end=1312
+  _globals['_RUNAUDITREQUEST']._serialized_start=1314
+  _globals['_RUNAUDITREQUEST']._serialized_end=1348
+  _globals['_AUDITPASS']._serialized_start=1351
+  _globals['_AUDITPASS']._serialized_end=1494
+  _globals['_RUNAUDITRESPONSE']._serialized_start=1496
+  _globals['_RUNAUDITRESPONSE']._serialized_end=1565
+  _globals['_GETREPLICATIONSTATUSREQUEST']._serialized_start=1567
+  _globals['_GETREPLICATIONSTATUSREQUEST']._serialized_end=1596
+  _globals['_DEVICEREPLICATIONSTATUS']._serialized_start=1599
+  _globals['_DEVICEREPLICATIONSTATUS']._serialized_end=1801
+  _globals['_GETREPLICATIONSTATUSRESPONSE']._serialized_start=1804
+  _globals['_GETREPLICATIONSTATUSRESPONSE']._serialized_end=2044
+  _globals['_REPLICATIONSERVICE']._serialized_start=2047
+  _globals['_REPLICATIONSERVICE']._serialized_end=2758
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,18 @@ class GetSuffixHashesResponse(_message.Message):
     hashes: _containers.ScalarMap[str, str]
     def __init__(self, hashes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class ListPartitionsRequest(_message.Message):
+    __slots__ = ("device",)
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    device: str
+    def __init__(self, device: _Optional[str] = ...) -> None: ...
+
+class ListPartitionsResponse(_message.Message):
+    __slots__ = ("partitions",)
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, partitions: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class ListSuffixEntriesRequest(_message.Message):
     __slots__ = ("device", "partition", "suffixes")
     DEVICE_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class ReplicationServiceStub:
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesRequest.SerializeToString,
                 response_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesResponse.FromString,
                 _registered_method=True)
+        self.ListPartitions = channel.unary_unary(
+                '/cumulo.objectserver.v1.ReplicationService/ListPartitions',
+                request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListPartitionsRequest.SerializeToString,
+                response_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListPartitionsResponse.FromString,
+                _registered_method=True)
         self.RunReplication = channel.unary_unary(
                 '/cumulo.objectserver.v1.ReplicationService/RunReplication',
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunReplicationRequest.SerializeToString,
@@ -81,6 +86,15 @@ class ReplicationServiceServicer:
         (what a replicator compares after the suffix hashes differed). Errors:
         NOT_FOUND (unknown device), INVALID_ARGUMENT (a suffix that is not three
         lower-case hex digits, or more than 4096 suffixes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPartitions(self, request, context):
+        """The partitions of one device that hold anything (objects or tombstones): a
+        replicator whose own copy of a partition is empty asks each peer once per
+        pass instead of once per partition. Errors: NOT_FOUND (unknown device).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +138,11 @@ def add_ReplicationServiceServicer_to_server(servicer, server):
                     servicer.ListSuffixEntries,
                     request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesRequest.FromString,
                     response_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesResponse.SerializeToString,
+            ),
+            'ListPartitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPartitions,
+                    request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListPartitionsRequest.FromString,
+                    response_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListPartitionsResponse.SerializeToString,
             ),
             'RunReplication': grpc.unary_unary_rpc_method_handler(
                     servicer.RunReplication,
@@ -195,6 +214,33 @@ class ReplicationService:
             '/cumulo.objectserver.v1.ReplicationService/ListSuffixEntries',
             cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesRequest.SerializeToString,
             cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPartitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.objectserver.v1.ReplicationService/ListPartitions',
+            cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListPartitionsRequest.SerializeToString,
+            cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListPartitionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
