@@ -381,8 +381,8 @@ def test_a_wiped_node_refills_asking_each_peer_once_for_its_partitions(
             cluster.run(put(cluster, device, part, name, name.encode() * 100, stamp(-1)))
     wiped = 1
     cluster.stop_node(wiped)
-    for device in cluster.device_names[wiped]:
-        shutil.rmtree(cluster.root / f"node{wiped}" / device / "objects")
+    for device_name in cluster.device_names[wiped]:
+        shutil.rmtree(cluster.root / f"node{wiped}" / device_name / "objects")
     cluster.start_node(wiped)
     assert cluster.ring is not None
     assigned = {
