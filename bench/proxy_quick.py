@@ -9,8 +9,9 @@ with the Swift comparison is ``cumulo bench objects``.
 
     python bench/proxy_quick.py --seconds 5 [--unary]
 
-``--unary``: the 4 KiB phases use PutSmallObject/GetSmallObject (one unary call each)
-instead of the PutObject/GetObject streams; the 1 MiB phases always stream.
+``--unary``: every phase (objects of at most 1 MiB: 4 KiB and 1 MiB) uses
+PutSmallObject/GetSmallObject, one unary call each, instead of the PutObject/GetObject
+streams.  ``--small-only`` runs only the 4 KiB phases.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ async def phase(
     names: list[str] = []
     deadline = time.perf_counter() + seconds
 
-    unary = phase.unary and size < 1 << 20  # type: ignore[attr-defined]
+    unary = phase.unary and size <= 1 << 20  # type: ignore[attr-defined]
 
     async def put(name: str) -> None:
         header = pb.PutObjectHeader(container="bench", name=name, size=size)
@@ -186,7 +187,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3, help="storage node processes")
     parser.add_argument("--devices", type=int, default=2, help="devices per storage node")
     parser.add_argument(
-        "--unary", action="store_true", help="4 KiB phases: PutSmallObject/GetSmallObject"
+        "--unary", action="store_true", help="PutSmallObject/GetSmallObject (objects <= 1 MiB)"
     )
     parser.add_argument(
         "--small-only", action="store_true", help="only the 4 KiB phases (skip 1 MiB)"
@@ -228,7 +229,7 @@ def main() -> None:
                 "cores": os.cpu_count(),
                 "nodes": options.nodes,
                 "devices_per_node": options.devices,
-                "unary_4k": options.unary,
+                "unary": options.unary,
                 "loadavg": os.getloadavg(),
                 "phases": results,
             },
