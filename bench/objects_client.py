@@ -7,7 +7,10 @@ drive on this machine and its CPU per operation (``client_cpu_ms_per_op``), besi
 the fake server's CPU per operation.  A real proxy can look no faster than this
 from the same client; compare these figures with bench/objects_compare.py's.
 
-    python bench/objects_client.py [--duration 3]
+    python bench/objects_client.py [--duration 3] [--streaming]
+
+``--streaming`` makes the backend use the PutObject/GetObject streams for objects of
+at most 1 MiB too (the default is the unary PutSmallObject/GetSmallObject).
 """
 
 from __future__ import annotations
@@ -53,11 +56,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def run_case(
-    endpoint: str, token: str, size: int, concurrency: int, seconds: float, server_pid: int
+    endpoint: str,
+    token: str,
+    size: int,
+    concurrency: int,
+    seconds: float,
+    server_pid: int,
+    unary: bool = True,
 ) -> list[dict[str, Any]]:
     from cumulo.loadtest.grpc_backend import CumuloObjectBackend
 
-    backend = CumuloObjectBackend(endpoint, token, channels=2)
+    backend = CumuloObjectBackend(endpoint, token, channels=2, unary=unary)
     rows = []
     runner = Runner(backend, Workload((), container="bench", prefix=run_prefix()))
     await backend.prepare("bench")
@@ -91,6 +100,9 @@ async def run_case(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per phase")
+    parser.add_argument(
+        "--streaming", action="store_true", help="streams even for objects of at most 1 MiB"
+    )
     args = parser.parse_args()
     from tests.helpers.objectservice import TOKEN
 
@@ -104,14 +116,32 @@ def main() -> int:
         rows = []
         for size, concurrency in CASES:
             rows += asyncio.run(
-                run_case(endpoint, TOKEN, size, concurrency, args.duration, process.pid)
+                run_case(
+                    endpoint,
+                    TOKEN,
+                    size,
+                    concurrency,
+                    args.duration,
+                    process.pid,
+                    unary=not args.streaming,
+                )
             )
     finally:
         ours.send("stop")
         process.join(10)
         if process.is_alive():
             process.kill()
-    print(json.dumps({"bench": "objects_client", "cpus": os.cpu_count(), "cases": rows}, indent=2))
+    print(
+        json.dumps(
+            {
+                "bench": "objects_client",
+                "cpus": os.cpu_count(),
+                "unary_small_objects": not args.streaming,
+                "cases": rows,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -7,7 +7,11 @@ then drives ``cumulo.object.v1`` on the proxy with grpc.aio from this process:
 fsync before acknowledging, quorum 2).  Prints one JSON object.  The formal suite
 with the Swift comparison is ``cumulo bench objects``.
 
-    python bench/proxy_quick.py --seconds 5
+    python bench/proxy_quick.py --seconds 5 [--unary]
+
+``--unary``: every phase (objects of at most 1 MiB: 4 KiB and 1 MiB) uses
+PutSmallObject/GetSmallObject, one unary call each, instead of the PutObject/GetObject
+streams.  ``--small-only`` runs only the 4 KiB phases.
 """
 
 from __future__ import annotations
@@ -79,8 +83,15 @@ async def phase(
     names: list[str] = []
     deadline = time.perf_counter() + seconds
 
+    unary = phase.unary and size <= 1 << 20  # type: ignore[attr-defined]
+
     async def put(name: str) -> None:
         header = pb.PutObjectHeader(container="bench", name=name, size=size)
+        if unary:
+            await stub.PutSmallObject(
+                pb.PutSmallObjectRequest(header=header, data=body), metadata=metadata
+            )
+            return
         if size <= 1 << 20:
             requests = [pb.PutObjectRequest(header=header, data=body)]
         else:
@@ -90,6 +101,11 @@ async def phase(
         await stub.PutObject(iter(requests), metadata=metadata)
 
     async def get(name: str) -> None:
+        if unary:
+            await stub.GetSmallObject(
+                pb.GetObjectRequest(container="bench", name=name), metadata=metadata
+            )
+            return
         async for _ in stub.GetObject(
             pb.GetObjectRequest(container="bench", name=name), metadata=metadata
         ):
@@ -118,6 +134,9 @@ async def phase(
     ops = len(latencies) / elapsed
     return {
         "phase": f"{kind} {size // 1024} KiB c={concurrency}",
+        "rpc": ("PutSmallObject" if kind == "put" else "GetSmallObject")
+        if unary
+        else ("PutObject" if kind == "put" else "GetObject"),
         "ops_per_s": round(ops, 1),
         "mb_per_s": round(ops * size / 1e6, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
@@ -130,9 +149,12 @@ async def phase(
 
 
 phase.stored = {}  # type: ignore[attr-defined]
+phase.unary = False  # type: ignore[attr-defined]
 
 
-async def run(proxy: str, token: str, seconds: float) -> list[dict[str, Any]]:
+async def run(
+    proxy: str, token: str, seconds: float, small_only: bool = False
+) -> list[dict[str, Any]]:
     channel = aio.insecure_channel(
         proxy,
         options=[
@@ -152,6 +174,8 @@ async def run(proxy: str, token: str, seconds: float) -> list[dict[str, Any]]:
         ("put", 1 << 20, 8),
         ("get", 1 << 20, 8),
     ):
+        if small_only and size > 4096:
+            continue
         results.append(await phase(stub, metadata, kind, size, concurrency, seconds))
     await channel.close()
     return results
@@ -162,7 +186,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--nodes", type=int, default=3, help="storage node processes")
     parser.add_argument("--devices", type=int, default=2, help="devices per storage node")
+    parser.add_argument(
+        "--unary", action="store_true", help="PutSmallObject/GetSmallObject (objects <= 1 MiB)"
+    )
+    parser.add_argument(
+        "--small-only", action="store_true", help="only the 4 KiB phases (skip 1 MiB)"
+    )
     options = parser.parse_args()
+    phase.unary = options.unary  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
         env.update(
@@ -186,7 +217,9 @@ def main() -> None:
             password = (Path(tmp) / "data" / "controller" / "admin-password").read_text().strip()
             with Client(endpoints["controller"], timeout=10) as client:
                 token = client.identity.login("admin", password, "admin").token
-            results = asyncio.run(run(endpoints["object-proxy"], token, options.seconds))
+            results = asyncio.run(
+                run(endpoints["object-proxy"], token, options.seconds, options.small_only)
+            )
         finally:
             cumulo(env, "down")
     print(
@@ -196,6 +229,8 @@ def main() -> None:
                 "cores": os.cpu_count(),
                 "nodes": options.nodes,
                 "devices_per_node": options.devices,
+                "unary": options.unary,
+                "loadavg": os.getloadavg(),
                 "phases": results,
             },
             indent=2,

@@ -6,7 +6,9 @@ The object API lives on the proxy's endpoint, not the controller's: the
 
 Uploads stream from bytes, a file path, a binary file object or any iterable of
 byte strings in chunks (1 MiB by default), so memory does not grow with the
-object; downloads are iterators of chunks or go straight to a file::
+object, except that bytes in memory of at most 1 MiB go up in one unary
+``PutSmallObject`` call (less CPU than a stream on both ends); downloads are
+iterators of chunks or go straight to a file::
 
     client.objects.create_container("photos")
     client.objects.put_object("photos", "cat.jpg", "/tmp/cat.jpg", content_type="image/jpeg")
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 
 #: Bytes per upload message (the proxy and object servers are fastest at 1 MiB).
 CHUNK_SIZE = 1 << 20
+
+#: The most ``PutSmallObject`` / ``GetSmallObject`` carry (the proxy's limit).
+SMALL_OBJECT_LIMIT = 1 << 20
 
 #: ``progress(done, total)``; total is None when unknown.
 Progress = Callable[[int, int | None], None]
@@ -181,9 +186,11 @@ class ObjectsClient:
         progress: Progress | None = None,
         project_id: str = "",
     ) -> pb.ObjectInfo:
-        """Upload ``body`` (bytes, a path, a binary file or an iterable of bytes)."""
-        pieces, known, handle = _chunks_of(body, chunk_size)
-        total = size if size is not None else known
+        """Upload ``body`` (bytes, a path, a binary file or an iterable of bytes).
+
+        Bytes in memory of at most 1 MiB go in one unary PutSmallObject call; anything
+        else (bigger, a file, an iterable) is a PutObject stream.
+        """
         header = pb.PutObjectHeader(
             container=container,
             name=name,
@@ -195,6 +202,16 @@ class ObjectsClient:
             if_none_match=if_none_match,
             project_id=project_id,
         )
+        if isinstance(body, bytes | bytearray | memoryview) and len(body) <= SMALL_OBJECT_LIMIT:
+            if size is not None:
+                header.size = size
+            request = pb.PutSmallObjectRequest(header=header, data=bytes(body))
+            info = self._call("PutSmallObject", request).object
+            if progress is not None:
+                progress(len(body), len(body))
+            return info  # type: ignore[no-any-return]
+        pieces, known, handle = _chunks_of(body, chunk_size)
+        total = size if size is not None else known
         if total is not None:
             header.size = total
 
@@ -267,10 +284,55 @@ class ObjectsClient:
 
         return Download(first.header, chunks())
 
+    def get_small_object(
+        self,
+        container: str,
+        name: str,
+        *,
+        range: tuple[int, int | None] | None = None,
+        if_match: str = "",
+        if_none_match: str = "",
+        project_id: str = "",
+    ) -> pb.GetSmallObjectResponse:
+        """An object of at most 1 MiB (or a range of it) in one unary call: header and data.
+
+        A bigger or large (segmented) object is :class:`~cumulo.errors.Conflict` with reason
+        ``OBJECT_TOO_LARGE`` (use :meth:`get_object`).
+        """
+        request = pb.GetObjectRequest(
+            container=container,
+            name=name,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            project_id=project_id,
+        )
+        if range is not None:
+            request.range.start = range[0]
+            if range[1] is not None:
+                request.range.end = range[1]
+        return self._call("GetSmallObject", request)  # type: ignore[no-any-return]
+
     def read_object(
-        self, container: str, name: str, *, range: tuple[int, int | None] | None = None
+        self,
+        container: str,
+        name: str,
+        *,
+        range: tuple[int, int | None] | None = None,
+        size_hint: int | None = None,
     ) -> bytes:
-        """The object's bytes in memory (small objects)."""
+        """The object's bytes in memory (small objects).
+
+        With ``size_hint`` (the size the caller expects) at most 1 MiB, one unary
+        GetSmallObject call; should the object turn out bigger (OBJECT_TOO_LARGE), it is
+        read again with the GetObject stream.  Without a hint, always the stream: a
+        first unary attempt would cost large objects an extra round trip.
+        """
+        if size_hint is not None and size_hint <= SMALL_OBJECT_LIMIT:
+            try:
+                return bytes(self.get_small_object(container, name, range=range).data)
+            except errors.Conflict as exc:
+                if exc.reason != "OBJECT_TOO_LARGE":
+                    raise
         return self.get_object(container, name, range=range).read()
 
     def download_object(

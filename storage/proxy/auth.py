@@ -64,6 +64,8 @@ POLICY: dict[str, str] = {
     _OBJECT + "DeleteObject": "member",
     _OBJECT + "CopyObject": "member",
     _OBJECT + "ListObjects": "reader",
+    _OBJECT + "PutSmallObject": "member",
+    _OBJECT + "GetSmallObject": "reader",
 }
 
 

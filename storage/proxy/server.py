@@ -426,19 +426,11 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self.large.replaced(account, predecessor, meta.timestamp, self.clock)
         return meta
 
-    async def PutObject(
-        self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext
-    ) -> pb.PutObjectResponse:
-        messages = request_iterator.__aiter__()
-        try:
-            first = await messages.__anext__()
-        except StopAsyncIteration:
-            raise errors.InvalidArgument(
-                "the stream is empty; the first message must carry the header", field="header"
-            ) from None
-        if not first.HasField("header"):
-            raise errors.InvalidArgument("the first message must carry the header", field="header")
-        header = first.header
+    async def _put_target(
+        self, header: pb.PutObjectHeader
+    ) -> tuple[str, ContainerRecord, str, str, dict[str, str]]:
+        """(account, container record, name, content type, metadata) of an upload's header,
+        validated, with if_none_match="*" checked (PutObject and PutSmallObject)."""
         account = account_of(header.project_id)
         container = _container(header.container, "header.container")
         name = validate_object(header.name, "header.name")
@@ -460,6 +452,52 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                     field="header.name",
                     reason="OBJECT_EXISTS",
                 )
+        return account, record, name, content_type, metadata
+
+    async def _put(
+        self,
+        header: pb.PutObjectHeader,
+        target: tuple[str, ContainerRecord, str, str, dict[str, str]],
+        pieces: list[bytes],
+        rest: AsyncIterator[bytes] | None,
+        received: int,
+    ) -> pb.PutObjectResponse:
+        """Quota check, store (quorum write and listing), quota accounting, the answer."""
+        account, record, name, content_type, metadata = target
+        size = header.size if header.HasField("size") else None
+        await self._check_quota(account, size if size is not None else received)
+        meta = await self._store(
+            account,
+            record,
+            name,
+            pieces,
+            rest,
+            content_type=content_type,
+            metadata=metadata,
+            size=size,
+            expected_md5=header.expected_md5,
+            expected_sha256=header.expected_sha256,
+            compute_sha256=header.compute_sha256,
+        )
+        info = object_info(record.name, meta)
+        if self.quota is not None:
+            self.quota.stored(account, info.size)
+        return pb.PutObjectResponse(object=info)
+
+    async def PutObject(
+        self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: aio.ServicerContext
+    ) -> pb.PutObjectResponse:
+        messages = request_iterator.__aiter__()
+        try:
+            first = await messages.__anext__()
+        except StopAsyncIteration:
+            raise errors.InvalidArgument(
+                "the stream is empty; the first message must carry the header", field="header"
+            ) from None
+        if not first.HasField("header"):
+            raise errors.InvalidArgument("the first message must carry the header", field="header")
+        header = first.header
+        target = await self._put_target(header)
         size = header.size if header.HasField("size") else None
         pieces = [first.data] if first.data else []
         total = len(first.data)
@@ -494,28 +532,33 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                     yield message.data
             await _complete(context, done, size)
 
-        await self._check_quota(account, size if size is not None else total)
-        meta = await self._store(
-            account,
-            record,
-            name,
-            pieces,
-            None if ended and total <= SMALL_OBJECT else rest(),
-            content_type=content_type,
-            metadata=metadata,
-            size=size,
-            expected_md5=header.expected_md5,
-            expected_sha256=header.expected_sha256,
-            compute_sha256=header.compute_sha256,
+        return await self._put(
+            header, target, pieces, None if ended and total <= SMALL_OBJECT else rest(), total
         )
-        info = object_info(container, meta)
-        if self.quota is not None:
-            self.quota.stored(account, info.size)
-        return pb.PutObjectResponse(object=info)
 
-    async def GetObject(
-        self, request: pb.GetObjectRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[pb.GetObjectResponse]:
+    async def PutSmallObject(
+        self, request: pb.PutSmallObjectRequest, context: aio.ServicerContext
+    ) -> pb.PutObjectResponse:
+        if not request.HasField("header"):
+            raise errors.InvalidArgument("the request must carry the header", field="header")
+        if len(request.data) > SMALL_OBJECT:
+            raise errors.InvalidArgument(
+                f"PutSmallObject takes at most {SMALL_OBJECT} bytes, not {len(request.data)}",
+                field="data",
+                reason="OBJECT_TOO_LARGE",
+                hint="upload objects past 1 MiB with the PutObject stream",
+            )
+        target = await self._put_target(request.header)
+        pieces = [request.data] if request.data else []
+        return await self._put(request.header, target, pieces, None, len(request.data))
+
+    async def _read(
+        self, request: pb.GetObjectRequest
+    ) -> tuple[pb.GetObjectHeader, AsyncIterator[bytes] | None]:
+        """The answer's header and the bytes to serve (None when not modified; closed then).
+
+        Validation, range, if_match and if_none_match of GetObject and GetSmallObject.
+        """
         account = account_of(request.project_id)
         container = _container(request.container, "container")
         name = validate_object(request.name, "name")
@@ -539,8 +582,21 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             if request.if_none_match and etag_matches(info.etag, request.if_none_match):
                 out.not_modified = True
                 out.end = out.start
-                yield pb.GetObjectResponse(header=out)
-                return
+                await body.aclose()  # type: ignore[attr-defined]
+                return out, None
+        except BaseException:
+            await body.aclose()  # type: ignore[attr-defined]
+            raise
+        return out, body
+
+    async def GetObject(
+        self, request: pb.GetObjectRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetObjectResponse]:
+        out, body = await self._read(request)
+        if body is None:
+            yield pb.GetObjectResponse(header=out)
+            return
+        try:
             first = b""
             async for piece in body:
                 first = piece
@@ -550,6 +606,27 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 yield pb.GetObjectResponse(data=piece)
         finally:
             await body.aclose()  # type: ignore[attr-defined]
+
+    async def GetSmallObject(
+        self, request: pb.GetObjectRequest, context: aio.ServicerContext
+    ) -> pb.GetSmallObjectResponse:
+        out, body = await self._read(request)
+        if body is None:
+            return pb.GetSmallObjectResponse(header=out)
+        try:
+            if out.object.segments or out.object.size > SMALL_OBJECT:
+                raise errors.Conflict(
+                    f"the object has {out.object.size} bytes; GetSmallObject serves objects "
+                    f"of at most {SMALL_OBJECT}",
+                    field="name",
+                    reason="OBJECT_TOO_LARGE",
+                    hint="read objects past 1 MiB with the GetObject stream",
+                )
+            pieces = [piece async for piece in body]
+        finally:
+            await body.aclose()  # type: ignore[attr-defined]
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return pb.GetSmallObjectResponse(header=out, data=data)
 
     async def _open(
         self, account: str, container: str, name: str, start: int | None, end: int | None

@@ -25,10 +25,12 @@ from tests.helpers.objectservice import TOKEN, FakeObjectService, serve
 from tests.helpers.servers import BackgroundLoop
 
 
-def run(servicer: FakeObjectService, workload: Workload, token: str = TOKEN) -> dict[str, Any]:
+def run(
+    servicer: FakeObjectService, workload: Workload, token: str = TOKEN, unary: bool = True
+) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         server, endpoint = await serve(servicer)
-        backend = CumuloObjectBackend(endpoint, token, channels=2)
+        backend = CumuloObjectBackend(endpoint, token, channels=2, unary=unary)
         try:
             return (await Runner(backend, workload).run()).to_dict()
         finally:
@@ -81,6 +83,26 @@ def test_every_phase_with_exact_counts() -> None:
     # through 30 names (7+7+7+7+2) and starts again.
     assert phases["list"]["items"] == 7 * 4 + 2 + 7
     assert result["backend"]["kind"] == "cumulo"
+
+
+@pytest.mark.parametrize("unary", [True, False])
+def test_small_objects_use_the_unary_calls_unless_told_not_to(unary: bool) -> None:
+    fake = FakeObjectService()
+    sizes = parse_sizes("4KiB:1,1MiB:1,2MiB:1")
+    workload = Workload(
+        (phase(Op.PUT, 30, sizes=sizes), phase(Op.GET, 30, concurrency=8)),
+        container="bench",
+        seed=3,
+    )
+    result = run(fake, workload, unary=unary)
+    put, get = result["phases"]
+    assert put["completed"] == 30 and get["completed"] == 30, result
+    stored = fake.containers["bench"]
+    small = sum(1 for data in stored.values() if len(data) <= 1 << 20)
+    assert 0 < small < 30
+    # Every small PUT is one PutSmallObject; GETs of small objects are GetSmallObject.
+    assert (fake.small_calls > small) is unary and (fake.small_calls == 0) is (not unary)
+    assert get["bytes"] > 0 and result["backend"]["unary_small_objects"] is unary
 
 
 def test_count_is_exact_for_a_mix() -> None:

@@ -30,6 +30,8 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         self.fail_put_every = fail_put_every
         self.puts = 0
         self.put_messages: list[int] = []
+        #: Calls of the unary PutSmallObject / GetSmallObject.
+        self.small_calls = 0
 
     async def _check(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
@@ -80,6 +82,34 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
                 container=header.container, name=header.name, size=len(data)
             )
         )
+
+    async def PutSmallObject(self, request: Any, context: Any) -> Any:
+        header = request.header
+        objects = await self._objects(header.container, context)
+        self.puts += 1
+        if self.fail_put_every and self.puts % self.fail_put_every == 0:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "injected: no quorum")
+        if header.HasField("size") and header.size != len(request.data):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size mismatch")
+        objects[header.name] = request.data
+        self.put_messages.append(1)
+        self.small_calls += 1
+        return object_pb2.PutObjectResponse(
+            object=object_pb2.ObjectInfo(
+                container=header.container, name=header.name, size=len(request.data)
+            )
+        )
+
+    async def GetSmallObject(self, request: Any, context: Any) -> Any:
+        objects = await self._objects(request.container, context)
+        data = objects.get(request.name)
+        if data is None:
+            await self._not_found(context, "OBJECT_NOT_FOUND", request.name)
+            return None
+        self.small_calls += 1
+        info = object_pb2.ObjectInfo(container=request.container, name=request.name, size=len(data))
+        header = object_pb2.GetObjectHeader(object=info, start=0, end=len(data))
+        return object_pb2.GetSmallObjectResponse(header=header, data=data)
 
     async def GetObject(self, request: Any, context: Any) -> AsyncIterator[Any]:
         objects = await self._objects(request.container, context)

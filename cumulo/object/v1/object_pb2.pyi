@@ -245,6 +245,14 @@ class PutObjectResponse(_message.Message):
     object: ObjectInfo
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
 
+class PutSmallObjectRequest(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: PutObjectHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
 class GetObjectRequest(_message.Message):
     __slots__ = ("container", "name", "range", "if_match", "if_none_match", "project_id")
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +282,14 @@ class GetObjectHeader(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., not_modified: _Optional[bool] = ...) -> None: ...
 
 class GetObjectResponse(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: GetObjectHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[GetObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class GetSmallObjectResponse(_message.Message):
     __slots__ = ("header", "data")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]

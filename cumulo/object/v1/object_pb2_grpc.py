@@ -94,6 +94,16 @@ class ObjectServiceStub:
                 request_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.ListObjectsRequest.SerializeToString,
                 response_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.ListObjectsResponse.FromString,
                 _registered_method=True)
+        self.PutSmallObject = channel.unary_unary(
+                '/cumulo.object.v1.ObjectService/PutSmallObject',
+                request_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.PutSmallObjectRequest.SerializeToString,
+                response_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+                _registered_method=True)
+        self.GetSmallObject = channel.unary_unary(
+                '/cumulo.object.v1.ObjectService/GetSmallObject',
+                request_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetObjectRequest.SerializeToString,
+                response_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetSmallObjectResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -193,6 +203,28 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutSmallObject(self, request, context):
+        """Store an object of at most 1 MiB in one unary call: the header and all the bytes in
+        one message (cheaper than a PutObject stream in CPU on both ends). Same checks and
+        guarantees as PutObject (names, metadata, size, MD5, SHA-256, if_none_match, quota,
+        quorum write, listing). More than 1 MiB of data is INVALID_ARGUMENT (reason
+        OBJECT_TOO_LARGE): use PutObject.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSmallObject(self, request, context):
+        """Read an object of at most 1 MiB (or a range of it) in one unary call: the metadata
+        and the bytes in one message. Same request, ranges (clamped; OUT_OF_RANGE at or past
+        the end) and conditions (if_match, if_none_match / not_modified) as GetObject. An
+        object larger than 1 MiB, or a large (segmented) object, is FAILED_PRECONDITION
+        (reason OBJECT_TOO_LARGE), whatever the range: use GetObject.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -255,6 +287,16 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.ListObjects,
                     request_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.ListObjectsRequest.FromString,
                     response_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.ListObjectsResponse.SerializeToString,
+            ),
+            'PutSmallObject': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSmallObject,
+                    request_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.PutSmallObjectRequest.FromString,
+                    response_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.PutObjectResponse.SerializeToString,
+            ),
+            'GetSmallObject': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSmallObject,
+                    request_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetObjectRequest.FromString,
+                    response_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetSmallObjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -581,6 +623,60 @@ class ObjectService:
             '/cumulo.object.v1.ObjectService/ListObjects',
             cumulo_dot_object_dot_v1_dot_object__pb2.ListObjectsRequest.SerializeToString,
             cumulo_dot_object_dot_v1_dot_object__pb2.ListObjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSmallObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.object.v1.ObjectService/PutSmallObject',
+            cumulo_dot_object_dot_v1_dot_object__pb2.PutSmallObjectRequest.SerializeToString,
+            cumulo_dot_object_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSmallObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.object.v1.ObjectService/GetSmallObject',
+            cumulo_dot_object_dot_v1_dot_object__pb2.GetObjectRequest.SerializeToString,
+            cumulo_dot_object_dot_v1_dot_object__pb2.GetSmallObjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

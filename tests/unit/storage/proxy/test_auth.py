@@ -77,7 +77,8 @@ def test_account_is_the_callers_project_unless_a_cloud_admin_names_another() -> 
 
 def test_every_write_needs_member_and_every_read_reader() -> None:
     rows = {m.rsplit("/", 1)[1]: r for m, r in POLICY.items() if "cumulo.object.v1" in m}
-    reads = {"GetAccount", "ListContainers", "GetContainer", "GetObject", "HeadObject"}
+    reads = {"GetAccount", "ListContainers", "GetContainer", "GetObject", "GetSmallObject"}
+    reads |= {"HeadObject"}
     for method, role in rows.items():
         expected = "reader" if method in reads | {"ListObjects"} else "member"
         assert role == expected, method
