@@ -240,12 +240,20 @@ class IndexShard:
             self._closed = True
             self._db.close()
 
-    def apply(self, rows: list[Row], *, source: str = "", up_to: int = 0) -> int:
+    def apply(
+        self,
+        rows: list[Row],
+        *,
+        source: str = "",
+        up_to: int = 0,
+        replaced: list[Row] | None = None,
+    ) -> int:
         """Store each row that is newer than its name's stored row; return how many were.
 
         Each stored row gets the next sequence number.  With ``source`` (a peer's
         replica id) the sync point for it becomes ``max(point, up_to)`` in the same
-        transaction: the peer's rows up to ``up_to`` are then known to be here."""
+        transaction: the peer's rows up to ``up_to`` are then known to be here.
+        ``replaced`` (when given) receives the live rows that newer ones replaced."""
         changed = 0
         with self._lock:
             self._check_open()
@@ -258,7 +266,8 @@ class IndexShard:
                 for row in rows:
                     stamp = Timestamp.parse(row.timestamp).internal
                     old = db.execute(
-                        "SELECT timestamp, deleted, size FROM rows WHERE name = ?", (row.name,)
+                        "SELECT timestamp, deleted, size, etag FROM rows WHERE name = ?",
+                        (row.name,),
                     ).fetchone()
                     if old is not None:
                         if old[0] >= stamp:
@@ -266,6 +275,8 @@ class IndexShard:
                         if not old[1]:
                             count -= 1
                             used -= old[2]
+                            if replaced is not None:
+                                replaced.append(Row(row.name, old[0], False, old[2], old[3]))
                     seq += 1
                     db.execute(
                         "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

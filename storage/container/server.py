@@ -146,7 +146,9 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
                 try:
                     shard = self._open(path, key, True)
                     assert shard is not None
-                    shard.apply(rows)
+                    replaced: list[Row] = []
+                    shard.apply(rows, replaced=replaced)
+                    results[i].replaced.extend(row_message(r) for r in replaced)
                 except Exception as exc:
                     if not isinstance(exc, errors.CumuloError):
                         log.exception("index update on %s failed", path)

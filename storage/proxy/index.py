@@ -70,17 +70,19 @@ class _Batcher:
         self.pool = pool
         self.address = address
         self.timeout = timeout
-        self.pending: list[tuple[ipb.ShardUpdate, asyncio.Future[None]]] = []
+        self.pending: list[tuple[ipb.ShardUpdate, asyncio.Future[list[Row]]]] = []
         self.running = False
         self.task: asyncio.Future[None] | None = None
 
-    async def submit(self, update: ipb.ShardUpdate) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def submit(self, update: ipb.ShardUpdate) -> list[Row]:
+        """Apply ``update`` durably on this node; the live rows it replaced there (of
+        every name in the merged update of the same shard, callers filter)."""
+        future: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
         self.pending.append((update, future))
         if not self.running:
             self.running = True
             self.task = asyncio.ensure_future(self._run())
-        await future
+        return await future
 
     async def _run(self) -> None:
         try:
@@ -90,8 +92,8 @@ class _Batcher:
         finally:
             self.running = False
 
-    async def _send(self, batch: list[tuple[ipb.ShardUpdate, asyncio.Future[None]]]) -> None:
-        merged: dict[tuple[Any, ...], tuple[ipb.ShardUpdate, list[asyncio.Future[None]]]] = {}
+    async def _send(self, batch: list[tuple[ipb.ShardUpdate, asyncio.Future[list[Row]]]]) -> None:
+        merged: dict[tuple[Any, ...], tuple[ipb.ShardUpdate, list[asyncio.Future[list[Row]]]]] = {}
         for update, future in batch:
             ref = update.shard
             key = (ref.device, ref.partition, ref.account, ref.container, ref.shard)
@@ -120,7 +122,7 @@ class _Batcher:
                 if future.done():
                     continue
                 if result.code == 0:
-                    future.set_result(None)
+                    future.set_result([row_from(r) for r in result.replaced])
                 else:
                     code = _CODES.get(result.code, grpc.StatusCode.UNKNOWN)
                     future.set_exception(ERROR_OF.get(code, errors.InternalError)(result.message))
@@ -160,8 +162,10 @@ class IndexClient:
             batcher = self._batchers[address] = _Batcher(self.pool, address, self.node_timeout)
         return batcher
 
-    async def update(self, shard: ShardId, rows: Sequence[Row]) -> None:
-        """Apply ``rows`` to a quorum of the shard's replicas (durably) before returning."""
+    async def update(self, shard: ShardId, rows: Sequence[Row]) -> list[Row]:
+        """Apply ``rows`` to a quorum of the shard's replicas (durably) before returning
+        the live rows of these names they replaced on the replicas that answered
+        (each stored version once)."""
         part = self.part_of(shard)
         nodes = NodeIter(self.ring, part, self.pool)
         messages = [row_message(r) for r in rows]
@@ -169,13 +173,17 @@ class IndexClient:
         done: list[Device] = []
         failures: list[BaseException] = []
         enough = asyncio.Event()
+        names = {r.name for r in rows}
+        replaced: dict[tuple[str, str], Row] = {}
 
         async def one(device: Device) -> None:
             try:
                 while True:
                     update = ipb.ShardUpdate(shard=self._ref(device, part, shard), rows=messages)
                     try:
-                        await self._batcher(device.server).submit(update)
+                        for old in await self._batcher(device.server).submit(update):
+                            if old.name in names:
+                                replaced[(old.name, old.timestamp)] = old
                     except Exception as exc:
                         if node_fault(exc):
                             self.pool.failed(device.server)
@@ -202,7 +210,7 @@ class IndexClient:
             task.add_done_callback(self._tasks.discard)
         await enough.wait()
         if len(done) >= self.quorum:
-            return
+            return list(replaced.values())
         for exc in failures:
             if not node_fault(exc):
                 raise exc

@@ -22,10 +22,11 @@ Contract:
   is acknowledged, :meth:`LargeObjects.replaced` deletes the old version's segments
   (best effort, in the background).  Only an older version's segments are deleted:
   an acknowledged write was newer than every version on a quorum (an older PUT is
-  refused), so the old manifest can never become visible again.  Not covered: a
-  small (<= 1 MiB) upload over a large object - reading the previous version on the
-  small-object hot path would cost a HEAD per PUT - and a third version written
-  between the read and the new version's commit; their segments stay as orphans.
+  refused), so the old manifest can never become visible again.  A small (<= 1 MiB)
+  upload reads nothing first: the listing update answers the rows it replaced, and
+  :meth:`LargeObjects.replaced_rows` names the old segments from a replaced large
+  object's row (version and segment count).  Not covered: a third version written
+  between a large upload's read and its commit; its segments stay as orphans.
 
 Which uploads become large: a header size above ``segment_size``, or an upload without
 a size that passes 1 MiB (the proxy cannot know in advance; such an object may end up
@@ -38,13 +39,16 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as spb
+from storage.container.index import Row
 from storage.proxy.replicas import ReplicaIO
+from storage.timestamp import Timestamp
 
 log = logging.getLogger("cumulo.storage.proxy.large")
 
@@ -60,6 +64,8 @@ SEGMENTS_KEY = "cumulo.segments"
 SHA256_KEY = "cumulo.sha256"
 
 Clock = Any  # an object with next() -> timestamp text
+#: The ETag of a large object: the MD5 of its segments' MD5s, then "-<segments>".
+_LARGE_ETAG = re.compile(r"^[0-9a-f]{32}-([1-9][0-9]{0,8})$")
 
 
 @dataclass(frozen=True)
@@ -304,6 +310,32 @@ class LargeObjects:
             return Predecessor("", [])
         finally:
             await body.aclose()  # type: ignore[attr-defined]
+
+    def replaced_rows(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        rows: list[Row],
+        version: str,
+        clock: Clock,
+    ) -> None:
+        """A small upload of ``version`` was acknowledged and listed: delete the segments
+        of the large objects the listing update said it replaced.
+
+        No manifest needs reading: a large object's listing row carries its version and
+        its ETag ``<md5>-<segments>``, and its segments are named
+        ``<prefix of container/name>/<version>/<n>`` (:meth:`store`).  Only versions
+        older than ``version`` count (see :meth:`replaced`)."""
+        newer = Timestamp.parse(version)
+        for row in rows:
+            match = _LARGE_ETAG.match(row.etag)
+            if match is None or Timestamp.parse(row.timestamp) >= newer:
+                continue
+            prefix = self._prefix(container, name, Timestamp.parse(row.timestamp).internal)
+            count = int(match.group(1))
+            log.info("deleting %d segments of a large object a small upload replaced", count)
+            self._forget(account, [f"{prefix}/{n:08d}" for n in range(count)], clock)
 
     def replaced(self, account: str, old: Predecessor, version: str, clock: Clock) -> None:
         """``version`` was acknowledged: delete the segments of an older predecessor."""

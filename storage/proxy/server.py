@@ -285,9 +285,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
 
     # -- objects ----------------------------------------------------------------------------
 
-    async def _listed(self, account: str, record: ContainerRecord, rows: list[Row]) -> None:
+    async def _listed(self, account: str, record: ContainerRecord, rows: list[Row]) -> list[Row]:
+        """List ``rows`` (a quorum of their shard's replicas); the live rows they replaced."""
         shard = ShardId(account, record.name, shard_of(rows[0].name, record.shards))
-        await self.index.update(shard, rows)
+        return await self.index.update(shard, rows)
 
     async def _store(
         self,
@@ -359,7 +360,11 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             )
         else:
             row = Row(name, meta.timestamp, False, meta.size, meta.etag, meta.content_type)
-        await self._listed(account, record, [row])
+        replaced = await self._listed(account, record, [row])
+        if rest is None and replaced:  # larger uploads read their predecessor first
+            self.large.replaced_rows(
+                account, record.name, name, replaced, meta.timestamp, self.clock
+            )
         return meta
 
     async def _store_streamed(

@@ -377,6 +377,12 @@ def test_overwriting_a_large_object_deletes_its_old_segments(alice, object_cloud
     assert alice.objects.put_object(container, "big", third).segments == 0
     assert [stored(s) for s in new] == [False] * 2
     assert alice.objects.read_object(container, "big") == third
-    assert [(e.name, e.size) for e in alice.objects.list_objects(container)] == [
-        ("big", len(third))
-    ]
+    # A small object over a large one: the listing update names the replaced version.
+    alice.objects.put_object(container, "big", iter([first]))
+    last = segments()
+    assert len(last) == 3 and all(stored(s) for s in last)
+    for small in (b"tiny", iter([b"streamed ", b"but small"])):
+        alice.objects.put_object(container, "big", small)
+    assert [stored(s) for s in last] == [False] * 3
+    assert alice.objects.read_object(container, "big") == b"streamed but small"
+    assert [(e.name, e.size) for e in alice.objects.list_objects(container)] == [("big", 18)]

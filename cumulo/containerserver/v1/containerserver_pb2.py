@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/cumulo/containerserver/v1/containerserver.proto\x12\x19\x63umulo.containerserver.v1\"`\n\x08ShardRef\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\r\n\x05shard\x18\x05 \x01(\r\"}\n\x08IndexRow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\r\n\x05\x65xtra\x18\x07 \x01(\x0c\"t\n\x0bShardUpdate\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x31\n\x04rows\x18\x02 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"M\n\x12UpdateIndexRequest\x12\x37\n\x07updates\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardUpdate\",\n\x0bShardResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"N\n\x13UpdateIndexResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardResult\"\x89\x01\n\x10ListIndexRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x0e\n\x06marker\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x11\n\tdelimiter\x18\x05 \x01(\t\"Y\n\x11ListIndexResponse\x12\x31\n\x04rows\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"K\n\x14GetIndexStatsRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\"]\n\nShardStats\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x14\n\x0cobject_count\x18\x02 \x01(\x04\x12\x12\n\nbytes_used\x18\x03 \x01(\x04\x12\x15\n\rmax_timestamp\x18\x04 \x01(\t\"M\n\x15GetIndexStatsResponse\x12\x34\n\x05stats\x18\x01 \x03(\x0b\x32%.cumulo.containerserver.v1.ShardStats\"d\n\x19GetIndexSyncPointsRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x12\n\nsource_ids\x18\x02 \x03(\t\"T\n\x0eIndexSyncPoint\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x12\n\nreplica_id\x18\x02 \x01(\t\x12\x0f\n\x07max_seq\x18\x03 \x01(\x04\x12\r\n\x05point\x18\x04 \x01(\x04\"W\n\x1aGetIndexSyncPointsResponse\x12\x39\n\x06points\x18\x01 \x03(\x0b\x32).cumulo.containerserver.v1.IndexSyncPoint\"\x8f\x01\n\x17ListIndexChangesRequest\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x1e\n\x16skip_tombstones_before\x18\x04 \x01(\t\"\x82\x01\n\x18ListIndexChangesResponse\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x31\n\x04rows\x18\x02 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\x12\x11\n\tup_to_seq\x18\x03 \x01(\x04\x12\x0c\n\x04more\x18\x04 \x01(\x08\"\xa3\x01\n\x14SyncIndexRowsRequest\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x11\n\tup_to_seq\x18\x03 \x01(\x04\x12\x31\n\x04rows\x18\x04 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"7\n\x15SyncIndexRowsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\r\x12\r\n\x05point\x18\x02 \x01(\x04\x32\xd7\x05\n\x16\x43ontainerServerService\x12l\n\x0bUpdateIndex\x12-.cumulo.containerserver.v1.UpdateIndexRequest\x1a..cumulo.containerserver.v1.UpdateIndexResponse\x12\x66\n\tListIndex\x12+.cumulo.containerserver.v1.ListIndexRequest\x1a,.cumulo.containerserver.v1.ListIndexResponse\x12r\n\rGetIndexStats\x12/.cumulo.containerserver.v1.GetIndexStatsRequest\x1a\x30.cumulo.containerserver.v1.GetIndexStatsResponse\x12\x81\x01\n\x12GetIndexSyncPoints\x12\x34.cumulo.containerserver.v1.GetIndexSyncPointsRequest\x1a\x35.cumulo.containerserver.v1.GetIndexSyncPointsResponse\x12{\n\x10ListIndexChanges\x12\x32.cumulo.containerserver.v1.ListIndexChangesRequest\x1a\x33.cumulo.containerserver.v1.ListIndexChangesResponse\x12r\n\rSyncIndexRows\x12/.cumulo.containerserver.v1.SyncIndexRowsRequest\x1a\x30.cumulo.containerserver.v1.SyncIndexRowsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/cumulo/containerserver/v1/containerserver.proto\x12\x19\x63umulo.containerserver.v1\"`\n\x08ShardRef\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\r\n\x05shard\x18\x05 \x01(\r\"}\n\x08IndexRow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\r\n\x05\x65xtra\x18\x07 \x01(\x0c\"t\n\x0bShardUpdate\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x31\n\x04rows\x18\x02 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"M\n\x12UpdateIndexRequest\x12\x37\n\x07updates\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardUpdate\"c\n\x0bShardResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x35\n\x08replaced\x18\x03 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"N\n\x13UpdateIndexResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.cumulo.containerserver.v1.ShardResult\"\x89\x01\n\x10ListIndexRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x0e\n\x06marker\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x11\n\tdelimiter\x18\x05 \x01(\t\"Y\n\x11ListIndexResponse\x12\x31\n\x04rows\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"K\n\x14GetIndexStatsRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\"]\n\nShardStats\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x14\n\x0cobject_count\x18\x02 \x01(\x04\x12\x12\n\nbytes_used\x18\x03 \x01(\x04\x12\x15\n\rmax_timestamp\x18\x04 \x01(\t\"M\n\x15GetIndexStatsResponse\x12\x34\n\x05stats\x18\x01 \x03(\x0b\x32%.cumulo.containerserver.v1.ShardStats\"d\n\x19GetIndexSyncPointsRequest\x12\x33\n\x06shards\x18\x01 \x03(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x12\n\nsource_ids\x18\x02 \x03(\t\"T\n\x0eIndexSyncPoint\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x12\n\nreplica_id\x18\x02 \x01(\t\x12\x0f\n\x07max_seq\x18\x03 \x01(\x04\x12\r\n\x05point\x18\x04 \x01(\x04\"W\n\x1aGetIndexSyncPointsResponse\x12\x39\n\x06points\x18\x01 \x03(\x0b\x32).cumulo.containerserver.v1.IndexSyncPoint\"\x8f\x01\n\x17ListIndexChangesRequest\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x1e\n\x16skip_tombstones_before\x18\x04 \x01(\t\"\x82\x01\n\x18ListIndexChangesResponse\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x31\n\x04rows\x18\x02 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\x12\x11\n\tup_to_seq\x18\x03 \x01(\x04\x12\x0c\n\x04more\x18\x04 \x01(\x08\"\xa3\x01\n\x14SyncIndexRowsRequest\x12\x32\n\x05shard\x18\x01 \x01(\x0b\x32#.cumulo.containerserver.v1.ShardRef\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\x11\n\tup_to_seq\x18\x03 \x01(\x04\x12\x31\n\x04rows\x18\x04 \x03(\x0b\x32#.cumulo.containerserver.v1.IndexRow\"7\n\x15SyncIndexRowsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\r\x12\r\n\x05point\x18\x02 \x01(\x04\x32\xd7\x05\n\x16\x43ontainerServerService\x12l\n\x0bUpdateIndex\x12-.cumulo.containerserver.v1.UpdateIndexRequest\x1a..cumulo.containerserver.v1.UpdateIndexResponse\x12\x66\n\tListIndex\x12+.cumulo.containerserver.v1.ListIndexRequest\x1a,.cumulo.containerserver.v1.ListIndexResponse\x12r\n\rGetIndexStats\x12/.cumulo.containerserver.v1.GetIndexStatsRequest\x1a\x30.cumulo.containerserver.v1.GetIndexStatsResponse\x12\x81\x01\n\x12GetIndexSyncPoints\x12\x34.cumulo.containerserver.v1.GetIndexSyncPointsRequest\x1a\x35.cumulo.containerserver.v1.GetIndexSyncPointsResponse\x12{\n\x10ListIndexChanges\x12\x32.cumulo.containerserver.v1.ListIndexChangesRequest\x1a\x33.cumulo.containerserver.v1.ListIndexChangesResponse\x12r\n\rSyncIndexRows\x12/.cumulo.containerserver.v1.SyncIndexRowsRequest\x1a\x30.cumulo.containerserver.v1.SyncIndexRowsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,33 +40,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEINDEXREQUEST']._serialized_start=421
   _globals['_UPDATEINDEXREQUEST']._serialized_end=498
   _globals['_SHARDRESULT']._serialized_start=500
-  _globals['_SHARDRESULT']._serialized_end=544
-  _globals['_UPDATEINDEXRESPONSE']._serialized_start=546
-  _globals['_UPDATEINDEXRESPONSE']._serialized_end=624
-  _globals['_LISTINDEXREQUEST']._serialized_start=627
-  _globals['_LISTINDEXREQUEST']._serialized_end=764
-  _globals['_LISTINDEXRESPONSE']._serialized_start=766
-  _globals['_LISTINDEXRESPONSE']._serialized_end=855
-  _globals['_GETINDEXSTATSREQUEST']._serialized_start=857
-  _globals['_GETINDEXSTATSREQUEST']._serialized_end=932
-  _globals['_SHARDSTATS']._serialized_start=934
-  _globals['_SHARDSTATS']._serialized_end=1027
-  _globals['_GETINDEXSTATSRESPONSE']._serialized_start=1029
-  _globals['_GETINDEXSTATSRESPONSE']._serialized_end=1106
-  _globals['_GETINDEXSYNCPOINTSREQUEST']._serialized_start=1108
-  _globals['_GETINDEXSYNCPOINTSREQUEST']._serialized_end=1208
-  _globals['_INDEXSYNCPOINT']._serialized_start=1210
-  _globals['_INDEXSYNCPOINT']._serialized_end=1294
-  _globals['_GETINDEXSYNCPOINTSRESPONSE']._serialized_start=1296
-  _globals['_GETINDEXSYNCPOINTSRESPONSE']._serialized_end=1383
-  _globals['_LISTINDEXCHANGESREQUEST']._serialized_start=1386
-  _globals['_LISTINDEXCHANGESREQUEST']._serialized_end=1529
-  _globals['_LISTINDEXCHANGESRESPONSE']._serialized_start=1532
-  _globals['_LISTINDEXCHANGESRESPONSE']._serialized_end=1662
-  _globals['_SYNCINDEXROWSREQUEST']._serialized_start=1665
-  _globals['_SYNCINDEXROWSREQUEST']._serialized_end=1828
-  _globals['_SYNCINDEXROWSRESPONSE']._serialized_start=1830
-  _globals['_SYNCINDEXROWSRESPONSE']._serialized_end=1885
-  _globals['_CONTAINERSERVERSERVICE']._serialized_start=1888
-  _globals['_CONTAINERSERVERSERVICE']._serialized_end=2615
+  _globals['_SHARDRESULT']._serialized_end=599
+  _globals['_UPDATEINDEXRESPONSE']._serialized_start=601
+  _globals['_UPDATEINDEXRESPONSE']._serialized_end=679
+  _globals['_LISTINDEXREQUEST']._serialized_start=682
+  _globals['_LISTINDEXREQUEST']._serialized_end=819
+  _globals['_LISTINDEXRESPONSE']._serialized_start=821
+  _globals['_LISTINDEXRESPONSE']._serialized_end=910
+  _globals['_GETINDEXSTATSREQUEST']._serialized_start=912
+  _globals['_GETINDEXSTATSREQUEST']._serialized_end=987
+  _globals['_SHARDSTATS']._serialized_start=989
+  _globals['_SHARDSTATS']._serialized_end=1082
+  _globals['_GETINDEXSTATSRESPONSE']._serialized_start=1084
+  _globals['_GETINDEXSTATSRESPONSE']._serialized_end=1161
+  _globals['_GETINDEXSYNCPOINTSREQUEST']._serialized_start=1163
+  _globals['_GETINDEXSYNCPOINTSREQUEST']._serialized_end=1263
+  _globals['_INDEXSYNCPOINT']._serialized_start=1265
+  _globals['_INDEXSYNCPOINT']._serialized_end=1349
+  _globals['_GETINDEXSYNCPOINTSRESPONSE']._serialized_start=1351
+  _globals['_GETINDEXSYNCPOINTSRESPONSE']._serialized_end=1438
+  _globals['_LISTINDEXCHANGESREQUEST']._serialized_start=1441
+  _globals['_LISTINDEXCHANGESREQUEST']._serialized_end=1584
+  _globals['_LISTINDEXCHANGESRESPONSE']._serialized_start=1587
+  _globals['_LISTINDEXCHANGESRESPONSE']._serialized_end=1717
+  _globals['_SYNCINDEXROWSREQUEST']._serialized_start=1720
+  _globals['_SYNCINDEXROWSREQUEST']._serialized_end=1883
+  _globals['_SYNCINDEXROWSRESPONSE']._serialized_start=1885
+  _globals['_SYNCINDEXROWSRESPONSE']._serialized_end=1940
+  _globals['_CONTAINERSERVERSERVICE']._serialized_start=1943
+  _globals['_CONTAINERSERVERSERVICE']._serialized_end=2670
 # @@protoc_insertion_point(module_scope)

@@ -53,12 +53,14 @@ class UpdateIndexRequest(_message.Message):
     def __init__(self, updates: _Optional[_Iterable[_Union[ShardUpdate, _Mapping]]] = ...) -> None: ...
 
 class ShardResult(_message.Message):
-    __slots__ = ("code", "message")
+    __slots__ = ("code", "message", "replaced")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
     code: int
     message: str
-    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    replaced: _containers.RepeatedCompositeFieldContainer[IndexRow]
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., replaced: _Optional[_Iterable[_Union[IndexRow, _Mapping]]] = ...) -> None: ...
 
 class UpdateIndexResponse(_message.Message):
     __slots__ = ("results",)

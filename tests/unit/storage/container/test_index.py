@@ -28,6 +28,23 @@ def test_apply_keeps_the_newest_row_and_counts_live_rows(tmp_path: Path) -> None
     shard.close()
 
 
+def test_apply_reports_the_live_rows_it_replaced(tmp_path: Path) -> None:
+    shard = IndexShard(str(tmp_path / "s.db"), "/a/c/0")
+    replaced: list[Row] = []
+    shard.apply([Row("big", ts(1), size=9, etag="e" * 32 + "-3")], replaced=replaced)
+    assert replaced == []  # nothing stored before
+    shard.apply([Row("big", ts(2), size=4, etag="small")], replaced=replaced)
+    assert [(r.name, r.timestamp, r.size, r.etag) for r in replaced] == [
+        ("big", ts(1), 9, "e" * 32 + "-3")
+    ]
+    replaced.clear()
+    shard.apply([Row("big", ts(1), size=1)], replaced=replaced)  # older: not applied
+    shard.apply([Row("big", ts(3), deleted=True)], replaced=replaced)
+    shard.apply([Row("big", ts(4), size=1)], replaced=replaced)  # over a tombstone
+    assert [r.timestamp for r in replaced] == [ts(2)]
+    shard.close()
+
+
 def test_list_prefix_marker_limit(tmp_path: Path) -> None:
     shard = IndexShard(str(tmp_path / "s.db"), "/a/c/0")
     names = ["a", "a/1", "a/2", "ab", "b", "b/1", "\u00e4", "\u2603"]
