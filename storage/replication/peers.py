@@ -55,6 +55,14 @@ class Peer:
         response = await self._call(self.replication.GetSuffixHashes, request)
         return dict(response.hashes)
 
+    async def suffix_hashes_many(
+        self, device: str, partitions: list[int]
+    ) -> dict[int, dict[str, str]]:
+        """The peer's suffix hashes of several partitions (CumuloError on failure)."""
+        request = rpb.GetSuffixHashesBatchRequest(device=device, partitions=partitions)
+        response = await self._call(self.replication.GetSuffixHashesBatch, request)
+        return {part: dict(found.hashes) for part, found in response.partitions.items()}
+
     async def partitions(self, device: str) -> set[int]:
         """The partitions of the peer's ``device`` that hold anything (CumuloError on failure)."""
         request = rpb.ListPartitionsRequest(device=device)

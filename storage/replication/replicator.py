@@ -50,6 +50,8 @@ log = logging.getLogger("cumulo.storage.replication")
 #: Every this many passes a device rehashes every partition from disk, so tombstones
 #: in suffixes that did not change (cached hashes) are reclaimed too.
 FULL_REHASH_EVERY = 10
+#: Partitions per batched suffix-hash call to one peer device.
+PREFETCH_BATCH = 256
 
 
 @dataclass
@@ -139,6 +141,8 @@ class DeviceReplicator:
         self.concurrency = max(1, concurrency)
         self.passes = 0
         self.last: PassStats | None = None
+        #: Peers' suffix hashes fetched in batches at the start of the running pass.
+        self._prefetched: dict[tuple[str, str, int], dict[str, str]] = {}
         self.lock = asyncio.Lock()
 
     async def _disk(self, fn: Any, *args: Any) -> Any:
@@ -164,6 +168,7 @@ class DeviceReplicator:
                 include_empty = full
             if include_empty:
                 on_disk |= await self._held_by_peers(self.assigned_partitions() - on_disk, stats)
+            self._prefetched = await self._prefetch_remote_hashes(on_disk)
             queue = sorted(on_disk, reverse=True)
 
             async def worker() -> None:
@@ -178,10 +183,44 @@ class DeviceReplicator:
                         )
 
             await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+            self._prefetched = {}
             stats.seconds = time.monotonic() - begun
             self.last = stats
             log.info("%s", stats.summary())
             return stats
+
+    async def _prefetch_remote_hashes(
+        self, parts: set[int]
+    ) -> dict[tuple[str, str, int], dict[str, str]]:
+        """The peers' suffix hashes of the partitions this device is a primary of, in
+        batches of :data:`PREFETCH_BATCH` per peer device (one call instead of one per
+        partition).  What a batch call fails to bring is asked per partition later, so
+        a failure here costs calls, not correctness; hashes that change during the pass
+        at worst make a suffix look different (an entry exchange that moves nothing)."""
+        ring = self.ring.ring()
+        mine = self.ring.local_ids(self.device.name)
+        wanted: dict[tuple[str, str], list[int]] = {}
+        for part in sorted(parts):
+            if part >= ring.parts:
+                continue
+            nodes = ring.get_part_nodes(part)
+            if all(d.id not in mine for d in nodes):
+                continue  # a handoff partition compares differently
+            for peer in nodes:
+                if peer.id not in mine:
+                    wanted.setdefault((peer.server, peer.device), []).append(part)
+        found: dict[tuple[str, str, int], dict[str, str]] = {}
+        for (server, device), peer_parts in wanted.items():
+            for start in range(0, len(peer_parts), PREFETCH_BATCH):
+                chunk = peer_parts[start : start + PREFETCH_BATCH]
+                try:
+                    hashes = await self.peers.get(server).suffix_hashes_many(device, chunk)
+                except errors.CumuloError as exc:
+                    log.debug("batched suffix hashes from %s/%s: %s", server, device, exc)
+                    continue
+                for part in chunk:
+                    found[(server, device, part)] = hashes.get(part, {})
+        return found
 
     async def _held_by_peers(self, empty: set[int], stats: PassStats) -> set[int]:
         """Of the assigned partitions empty here, those some peer holds anything in.
@@ -255,7 +294,9 @@ class DeviceReplicator:
         for node in peers:
             peer = self.peers.get(node.server)
             try:
-                remote = await peer.suffix_hashes(node.device, part)
+                remote = self._prefetched.pop((node.server, node.device, part), None)
+                if remote is None:
+                    remote = await peer.suffix_hashes(node.device, part)
             except errors.CumuloError as exc:
                 stats.errors += 1
                 log.warning(

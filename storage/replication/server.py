@@ -22,6 +22,8 @@ from storage.replication.daemons import Daemons, DeviceDaemons
 from storage.replication.replicator import PassStats
 
 SERVICE_NAME = "cumulo.objectserver.v1.ReplicationService"
+#: Partitions one GetSuffixHashesBatch call may ask for.
+MAX_BATCH_PARTITIONS = 1024
 
 
 def _stamp(seconds: float) -> timestamp_pb2.Timestamp:
@@ -97,6 +99,32 @@ class ReplicationServicer(replication_pb2_grpc.ReplicationServiceServicer):
             )
         )
         return pb.GetSuffixHashesResponse(hashes=result.hashes)
+
+    async def GetSuffixHashesBatch(
+        self, request: pb.GetSuffixHashesBatchRequest, context: aio.ServicerContext
+    ) -> pb.GetSuffixHashesBatchResponse:
+        replicator = self._device(request.device).replicator
+        if len(request.partitions) > MAX_BATCH_PARTITIONS:
+            raise errors.InvalidArgument(
+                f"{len(request.partitions)} partitions asked for; at most "
+                f"{MAX_BATCH_PARTITIONS} per call",
+                field="partitions",
+                hint="split the request",
+            )
+        parts = list(dict.fromkeys(request.partitions))
+
+        def work() -> dict[int, dict[str, str]]:
+            return {
+                part: disk.suffix_hashes(replicator.device, part, replicator.reclaim_age).hashes
+                for part in parts
+            }
+
+        hashes = await asyncio.wrap_future(replicator.slot.submit(work))
+        return pb.GetSuffixHashesBatchResponse(
+            partitions={
+                part: pb.PartitionSuffixHashes(hashes=found) for part, found in hashes.items()
+            }
+        )
 
     async def ListPartitions(
         self, request: pb.ListPartitionsRequest, context: aio.ServicerContext

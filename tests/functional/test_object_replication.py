@@ -323,6 +323,24 @@ def test_bad_requests_and_status(cluster: ReplicaCluster) -> None:
     assert bad.value.field == "suffixes"
     with pytest.raises(errors.InvalidArgument, match="device is required"):
         cluster.run(call("GetSuffixHashes", rpb.GetSuffixHashesRequest()))
+    with pytest.raises(errors.InvalidArgument, match="at most 1024") as many:
+        cluster.run(
+            call(
+                "GetSuffixHashesBatch",
+                rpb.GetSuffixHashesBatchRequest(device="n0d0", partitions=range(1025)),
+            )
+        )
+    assert many.value.field == "partitions"
+    with pytest.raises(errors.NotFound):
+        cluster.run(call("GetSuffixHashesBatch", rpb.GetSuffixHashesBatchRequest(device="nope")))
+    batch = cluster.run(
+        call(
+            "GetSuffixHashesBatch",
+            rpb.GetSuffixHashesBatchRequest(device="n0d0", partitions=[1, 2]),
+        )
+    )
+    assert isinstance(batch, rpb.GetSuffixHashesBatchResponse)
+    assert sorted(batch.partitions) == [1, 2]
     with pytest.raises(errors.NotFound):
         cluster.run(call("RunReplication", rpb.RunReplicationRequest(devices=["nope"])))
     with pytest.raises(errors.Unauthenticated):
@@ -399,3 +417,36 @@ def test_a_wiped_node_refills_asking_each_peer_once_for_its_partitions(
         part, nodes = cluster.primaries(ACCOUNT, CONTAINER, name)
         (mine,) = [d for d in nodes if cluster.node_of(d) == wiped]
         assert cluster.run(read(cluster, mine, part, name)) == name.encode() * 100
+
+
+def test_a_pass_asks_each_peer_device_for_its_suffix_hashes_in_batches(
+    cluster: ReplicaCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"one": 0, "many": 0}
+    one, many = Peer.suffix_hashes, Peer.suffix_hashes_many
+
+    async def counted_one(self: Peer, device: str, partition: int) -> dict[str, str]:
+        calls["one"] += 1
+        return await one(self, device, partition)
+
+    async def counted_many(self: Peer, device: str, partitions: list[int]) -> dict:  # type: ignore[type-arg]
+        calls["many"] += 1
+        return await many(self, device, partitions)
+
+    monkeypatch.setattr(Peer, "suffix_hashes", counted_one)
+    monkeypatch.setattr(Peer, "suffix_hashes_many", counted_many)
+    bodies_by_name = bodies(12, 7)
+    down = 2
+    for name, body in bodies_by_name.items():
+        part, nodes = cluster.primaries(ACCOUNT, CONTAINER, name)
+        for device in nodes:
+            if cluster.node_of(device) != down:
+                cluster.run(put(cluster, device, part, name, body, stamp(-1)))
+    passes = cluster.run(cluster.replicate(down))
+    assert sum(p.errors for p in passes) == 0, passes
+    assert calls["one"] == 0  # every partition's hashes came in a batch
+    assert 0 < calls["many"] <= 4 * 2  # at most one call per peer device here
+    for name, body in bodies_by_name.items():
+        part, nodes = cluster.primaries(ACCOUNT, CONTAINER, name)
+        (mine,) = [d for d in nodes if cluster.node_of(d) == down]
+        assert cluster.run(read(cluster, mine, part, name)) == body

@@ -30,6 +30,40 @@ class GetSuffixHashesResponse(_message.Message):
     hashes: _containers.ScalarMap[str, str]
     def __init__(self, hashes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class GetSuffixHashesBatchRequest(_message.Message):
+    __slots__ = ("device", "partitions")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    device: str
+    partitions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, device: _Optional[str] = ..., partitions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class PartitionSuffixHashes(_message.Message):
+    __slots__ = ("hashes",)
+    class HashesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    hashes: _containers.ScalarMap[str, str]
+    def __init__(self, hashes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class GetSuffixHashesBatchResponse(_message.Message):
+    __slots__ = ("partitions",)
+    class PartitionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: PartitionSuffixHashes
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[_Union[PartitionSuffixHashes, _Mapping]] = ...) -> None: ...
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.MessageMap[int, PartitionSuffixHashes]
+    def __init__(self, partitions: _Optional[_Mapping[int, PartitionSuffixHashes]] = ...) -> None: ...
+
 class ListPartitionsRequest(_message.Message):
     __slots__ = ("device",)
     DEVICE_FIELD_NUMBER: _ClassVar[int]

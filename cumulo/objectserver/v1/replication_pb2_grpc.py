@@ -39,6 +39,11 @@ class ReplicationServiceStub:
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesRequest.SerializeToString,
                 response_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesResponse.FromString,
                 _registered_method=True)
+        self.GetSuffixHashesBatch = channel.unary_unary(
+                '/cumulo.objectserver.v1.ReplicationService/GetSuffixHashesBatch',
+                request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesBatchRequest.SerializeToString,
+                response_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesBatchResponse.FromString,
+                _registered_method=True)
         self.ListSuffixEntries = channel.unary_unary(
                 '/cumulo.objectserver.v1.ReplicationService/ListSuffixEntries',
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesRequest.SerializeToString,
@@ -76,6 +81,15 @@ class ReplicationServiceServicer:
         removed). Cached per partition; any write, delete or quarantine in a suffix
         invalidates its entry. A partition this device does not hold answers an
         empty map. Errors: NOT_FOUND (unknown device).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSuffixHashesBatch(self, request, context):
+        """GetSuffixHashes for many partitions of one device in one call (a replicator asks
+        each peer device once per 256 partitions instead of once per partition). At most
+        1024 partitions. Errors: NOT_FOUND (unknown device), INVALID_ARGUMENT (too many).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -134,6 +148,11 @@ def add_ReplicationServiceServicer_to_server(servicer, server):
                     request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesRequest.FromString,
                     response_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesResponse.SerializeToString,
             ),
+            'GetSuffixHashesBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSuffixHashesBatch,
+                    request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesBatchRequest.FromString,
+                    response_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesBatchResponse.SerializeToString,
+            ),
             'ListSuffixEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSuffixEntries,
                     request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.ListSuffixEntriesRequest.FromString,
@@ -187,6 +206,33 @@ class ReplicationService:
             '/cumulo.objectserver.v1.ReplicationService/GetSuffixHashes',
             cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesRequest.SerializeToString,
             cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSuffixHashesBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.objectserver.v1.ReplicationService/GetSuffixHashesBatch',
+            cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesBatchRequest.SerializeToString,
+            cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetSuffixHashesBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
