@@ -49,9 +49,11 @@ def cumulo(env: dict[str, str], *args: str) -> str:
 
 
 def cpu_by_role(data_dir: str) -> dict[str, float]:
-    """CPU seconds used so far by the cloud's processes (by role) and by this one."""
+    """CPU seconds used so far by the cloud's processes (by role) and by this one;
+    ``<role>_kernel`` is the part spent in the kernel (system time)."""
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {"proxy": 0.0, "nodes": 0.0, "controller": 0.0, "bench": 0.0}
+    out.update({f"{role}_kernel": 0.0 for role in list(out)})
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -61,16 +63,21 @@ def cpu_by_role(data_dir: str) -> dict[str, float]:
         except OSError:
             continue
         used = (int(fields[11]) + int(fields[12])) / tick
+        kernel = int(fields[12]) / tick
         if int(entry.name) == os.getpid():
-            out["bench"] += used
+            role = "bench"
         elif data_dir.encode() not in b" ".join(argv):
             continue
         elif b"storage.proxy" in argv:
-            out["proxy"] += used
+            role = "proxy"
         elif b"storage.object" in argv:
-            out["nodes"] += used
+            role = "nodes"
         elif b"controller" in argv:
-            out["controller"] += used
+            role = "controller"
+        else:
+            continue
+        out[role] += used
+        out[f"{role}_kernel"] += kernel
     return out
 
 
