@@ -1,8 +1,9 @@
 """A quick end-to-end measurement of the object proxy (not the formal Swift comparison).
 
 Starts a throw-away all-in-one cloud (``cumulo up --detach`` in a temporary data
-directory, everything on free ports: controller, three storage nodes, the proxy),
-then drives ``cumulo.object.v1`` on the proxy with grpc.aio from this process:
+directory, everything on free ports: controller, three storage nodes each serving
+the object API), then drives ``cumulo.object.v1`` with grpc.aio from this process,
+round robin over the nodes' APIs (``--api-servers 1``: only the first node's):
 4 KiB PUT and GET at concurrency 32, 1 MiB PUT and GET at concurrency 8 (3 replicas,
 fsync before acknowledging, quorum 2).  Prints one JSON object.  The formal suite
 with the Swift comparison is ``cumulo bench objects``.
@@ -11,7 +12,9 @@ with the Swift comparison is ``cumulo bench objects``.
 
 ``--unary``: every phase (objects of at most 1 MiB: 4 KiB and 1 MiB) uses
 PutSmallObject/GetSmallObject, one unary call each, instead of the PutObject/GetObject
-streams.  ``--small-only`` runs only the 4 KiB phases.
+streams.  ``--small-only`` runs only the 4 KiB phases.  CPU per operation is
+reported per role with its kernel part (``<role>_kernel``); the object API's work
+is inside ``nodes`` (``proxy`` counts a standalone proxy process, if any).
 """
 
 from __future__ import annotations
@@ -28,11 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grpc import aio
-
 from cumulo.client import Client
 from cumulo.object.v1 import object_pb2 as pb
 from cumulo.object.v1 import object_pb2_grpc
+from cumulo.rpc.tls import PLAINTEXT, aio_channel
 
 
 def cumulo(env: dict[str, str], *args: str) -> str:
@@ -162,8 +164,9 @@ phase.unary = False  # type: ignore[attr-defined]
 async def run(
     proxy: str, token: str, seconds: float, small_only: bool = False
 ) -> list[dict[str, Any]]:
-    channel = aio.insecure_channel(
+    channel = aio_channel(
         proxy,
+        PLAINTEXT,
         options=[
             ("grpc.max_receive_message_length", 16 << 20),
             ("grpc.max_send_message_length", 16 << 20),
@@ -188,9 +191,55 @@ async def run(
     return results
 
 
+def start_standalone_proxy(
+    tmp: Path, controller: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``python -m storage.proxy`` process on the cloud in ``tmp``; (process, address)."""
+    data = tmp / "data"
+    ready = tmp / "standalone-proxy.port"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "storage.proxy",
+            "--data-dir",
+            str(data),
+            "--credential-file",
+            str(data / "storage" / "credential"),
+            "--ring",
+            str(data / "storage" / "object.ring"),
+            "--controller",
+            controller,
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-file",
+            str(ready),
+        ],
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the standalone proxy did not start")
+        time.sleep(0.05)
+    return process, f"127.0.0.1:{ready.read_text().strip()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--api-servers",
+        type=int,
+        default=0,
+        help="use only the first N servers of the object API endpoint (0: all of them)",
+    )
+    parser.add_argument(
+        "--standalone-proxy",
+        action="store_true",
+        help="drive a separate cumulo-object-proxy process started on the same cloud "
+        "instead of the nodes' own object API (the layout before node proxies)",
+    )
     parser.add_argument("--nodes", type=int, default=3, help="storage node processes")
     parser.add_argument("--devices", type=int, default=2, help="devices per storage node")
     parser.add_argument(
@@ -224,10 +273,15 @@ def main() -> None:
             password = (Path(tmp) / "data" / "controller" / "admin-password").read_text().strip()
             with Client(endpoints["controller"], timeout=10) as client:
                 token = client.identity.login("admin", password, "admin").token
-            results = asyncio.run(
-                run(endpoints["object-proxy"], token, options.seconds, options.small_only)
-            )
+            api = ",".join(endpoints["object-proxy"].split(",")[: options.api_servers or None])
+            if options.standalone_proxy:
+                standalone = start_standalone_proxy(Path(tmp), endpoints["controller"], env)
+                api = standalone[1]
+            results = asyncio.run(run(api, token, options.seconds, options.small_only))
         finally:
+            if options.standalone_proxy and "standalone" in locals():
+                standalone[0].terminate()
+                standalone[0].wait(15)
             cumulo(env, "down")
     print(
         json.dumps(

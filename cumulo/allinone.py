@@ -60,6 +60,13 @@ class ProcessSpec:
     critical: bool = True
     #: Called with the endpoints started so far, right before this process starts.
     before_start: Callable[[dict[str, str]], None] | None = None
+    #: Called with the endpoints started so far (this one's included) once it serves.
+    after_start: Callable[[dict[str, str]], None] | None = None
+    #: More servers the child runs: endpoint name -> the file it writes their port to
+    #: (waited for after every process started).  A name several children publish is
+    #: one endpoint listing all their servers, ``127.0.0.1:P1,127.0.0.1:P2`` (a
+    #: client spreads its calls over them: cumulo.rpc.tls.channel_target).
+    extra_endpoints: dict[str, Path] = field(default_factory=dict)
     #: Environment variables set for this child on top of the supervisor's own.
     env: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +77,8 @@ class Child:
     process: subprocess.Popen[bytes]
     log_path: Path
     port: int | None = None
+    #: Ports of the child's ``extra_endpoints``, by endpoint name.
+    extra_ports: dict[str, int] = field(default_factory=dict)
 
 
 def all_in_one_processes(config: Config) -> list[ProcessSpec]:
@@ -184,10 +193,13 @@ class Supervisor:
         try:
             for spec in self.specs:
                 self._start_child(spec)
+            for child in self.children:
+                for name, path in child.spec.extra_endpoints.items():
+                    child.extra_ports[name] = self._wait_ready(child, path, name)
         except BaseException:
             self.stop()
             raise
-        endpoints = {c.spec.name: f"127.0.0.1:{c.port}" for c in self.children if c.port}
+        endpoints = self._endpoints()
         cloud = LocalCloud(
             data_dir=self.config.data_dir,
             pid=os.getpid(),
@@ -198,12 +210,22 @@ class Supervisor:
         write_local_cloud(cloud)
         return cloud
 
+    def _endpoints(self) -> dict[str, str]:
+        endpoints = {c.spec.name: f"127.0.0.1:{c.port}" for c in self.children if c.port}
+        for child in self.children:
+            for name, port in child.extra_ports.items():
+                listed = endpoints.get(name)
+                address = f"127.0.0.1:{port}"
+                endpoints[name] = f"{listed},{address}" if listed else address
+        return endpoints
+
     def _start_child(self, spec: ProcessSpec) -> None:
-        if spec.ready_file is not None:
-            spec.ready_file.unlink(missing_ok=True)
+        for path in (spec.ready_file, *spec.extra_endpoints.values()):
+            if path is not None:
+                path.unlink(missing_ok=True)
         log_path = self.config.log_dir / f"{spec.name}.log"
         if spec.before_start is not None:
-            spec.before_start({c.spec.name: f"127.0.0.1:{c.port}" for c in self.children if c.port})
+            spec.before_start(self._endpoints())
         argv = list(spec.argv)
         for child in self.children:
             placeholder = f"{{endpoint:{child.spec.name}}}"
@@ -215,24 +237,33 @@ class Supervisor:
         child = Child(spec, process, log_path)
         self.children.append(child)
         self.on_event(f"starting {spec.name} ...")
+        if spec.ready_file is not None:
+            child.port = self._wait_ready(child, spec.ready_file, spec.name)
+        if spec.after_start is not None:
+            spec.after_start(self._endpoints())
+
+    def _wait_ready(self, child: Child, ready_file: Path, what: str) -> int:
+        """The port ``child`` writes to ``ready_file``; raise if it dies or takes too long."""
+        process, log_path = child.process, child.log_path
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while spec.ready_file is not None:
+        while True:
             if process.poll() is not None:
                 reason = _last_error_line(log_path) or f"exit code {process.returncode}"
                 raise errors.Unavailable(
-                    f"{spec.name} failed to start: {reason}",
+                    f"{child.spec.name} failed to start: {reason}",
                     hint=f"see {log_path}",
                 )
             try:
-                text = spec.ready_file.read_text().strip()
+                text = ready_file.read_text().strip()
             except OSError:
                 text = ""
             if text.isdigit():
-                child.port = int(text)
-                return
+                return int(text)
             if time.monotonic() > deadline:
+                if what != child.spec.name:
+                    what = f"{what} of {child.spec.name}"
                 raise errors.DeadlineExceeded(
-                    f"{spec.name} did not start within {STARTUP_TIMEOUT:.0f}s",
+                    f"{what} did not start within {STARTUP_TIMEOUT:.0f}s",
                     hint=f"see {log_path}",
                 )
             time.sleep(0.05)

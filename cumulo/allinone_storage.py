@@ -1,4 +1,14 @@
-"""The object store of ``cumulo up``: three storage nodes, a ring over them, one proxy.
+"""The object store of ``cumulo up``: three storage nodes and a ring over them.
+
+Where the object API runs is ``storage.allinone_proxy``:
+
+* ``process``: one ``cumulo-object-proxy`` process, the ``object-proxy`` endpoint;
+  the ring is built just before it starts.
+* ``nodes``: every node also serves the object API (``--proxy-listen``,
+  storage/object/node_proxy.py) and reaches its own replicas in-process; there is
+  no proxy process, and the ``object-proxy`` endpoint lists the three nodes' API
+  ports (clients spread their calls over them).  The ring is built once the last
+  node serves; the nodes' APIs start when the ring file appears.
 
 Layout under the data directory::
 
@@ -8,8 +18,8 @@ Layout under the data directory::
     storage/object.ring         the ring file the proxy loads
     storage/nodes.json          the nodes' addresses the ring was built with
 
-The ring is built once, by ``python -m storage.ring.bootstrap`` run just before the
-proxy starts (when the nodes' ports are known, so ``127.0.0.1:0`` works for tests);
+The ring is built once, by ``python -m storage.ring.bootstrap``, when the nodes'
+ports are known (so ``127.0.0.1:0`` works for tests);
 later starts reuse it and start each node on the address recorded in
 ``nodes.json``, so the ring stays true.  The SDK must not import the server packages,
 so the ring is built in a child process, like every other server piece.
@@ -46,6 +56,19 @@ def node_addresses(config: Config) -> list[str]:
         return list(config.storage.allinone_listen)
 
 
+def api_listen(proxy_listen: str, n: int) -> str:
+    """Where node ``n`` (1-based) serves the object API: ``storage.proxy_listen``'s
+    port plus ``n - 1`` (7710, 7711, 7712 by default), or port 0 for port 0."""
+    host, _, port = proxy_listen.rpartition(":")
+    if not port.isdigit():
+        raise errors.InvalidArgument(
+            f"storage.proxy_listen {proxy_listen!r} is not HOST:PORT",
+            field="storage.proxy_listen",
+            hint="e.g. 127.0.0.1:7710",
+        )
+    return f"{host}:{int(port) + n - 1 if int(port) else 0}"
+
+
 def _build_ring(config: Config, endpoints: dict[str, str], count: int) -> None:
     base = storage_dir(config)
     if (base / "object.ring").exists() and (base / "nodes.json").exists():
@@ -76,7 +99,7 @@ def _build_ring(config: Config, endpoints: dict[str, str], count: int) -> None:
 
 
 def storage_processes(config: Config) -> list[ProcessSpec]:
-    """Specs of the storage nodes and the proxy, in start order (after the controller)."""
+    """Specs of the storage nodes, in start order (after the controller)."""
     from cumulo.allinone import ProcessSpec  # here: cumulo.allinone imports this module
 
     run = config.run_dir
@@ -85,6 +108,13 @@ def storage_processes(config: Config) -> list[ProcessSpec]:
     common = ["--data-dir", str(config.data_dir), "--credential-file", credential]
     specs: list[ProcessSpec] = []
     addresses = node_addresses(config)
+    if config.storage.allinone_proxy not in ("nodes", "process"):
+        raise errors.InvalidArgument(
+            f"storage.allinone_proxy is {config.storage.allinone_proxy!r}",
+            field="storage.allinone_proxy",
+            hint="use nodes (every storage node serves the object API) or process",
+        )
+    node_api = config.storage.allinone_proxy == "nodes"
     for n, listen in enumerate(addresses, start=1):
         argv = [
             sys.executable,
@@ -100,6 +130,17 @@ def storage_processes(config: Config) -> list[ProcessSpec]:
             "--ready-file",
             str(run / f"storage-node{n}.port"),
         ]
+        if node_api:
+            argv += [
+                "--proxy-listen",
+                api_listen(config.storage.proxy_listen, n),
+                "--proxy-ready-file",
+                str(run / f"storage-node{n}-api.port"),
+                "--controller",
+                "{endpoint:controller}",
+                "--ring",
+                str(base / "object.ring"),
+            ]
         for device in config.storage.allinone_devices:
             argv += ["--device", device]
         # Not critical: a storage node may die and return (the proxy writes to handoffs
@@ -110,9 +151,16 @@ def storage_processes(config: Config) -> list[ProcessSpec]:
                 argv=argv,
                 ready_file=run / f"storage-node{n}.port",
                 critical=False,
+                extra_endpoints=(
+                    {OBJECT_PROXY_ENDPOINT: run / f"storage-node{n}-api.port"} if node_api else {}
+                ),
             )
         )
     count = len(addresses)
+    if node_api:
+        # The ring needs every node's port: build it once the last node serves.
+        specs[-1].after_start = lambda endpoints: _build_ring(config, endpoints, count)
+        return specs
     specs.append(
         ProcessSpec(
             name=OBJECT_PROXY_ENDPOINT,

@@ -175,6 +175,10 @@ class StorageConfig:
     allinone_listen: list[str] = field(
         default_factory=lambda: [f"127.0.0.1:{OBJECT_SERVER_PORT + n}" for n in (1, 2, 3)]
     )
+    #: All-in-one: where ``cumulo up`` serves the object API: ``nodes`` (every storage
+    #: node serves it and reaches its own replicas in-process; the ``object-proxy``
+    #: endpoint lists the nodes) or ``process`` (one ``cumulo-object-proxy`` process).
+    allinone_proxy: str = "nodes"
     #: All-in-one: the device directories of each storage node (the ring places 3
     #: replicas over all of them, as far apart as the nodes allow).
     allinone_devices: list[str] = field(default_factory=lambda: ["d1", "d2"])
@@ -189,8 +193,14 @@ class StorageConfig:
     #: ``syncfs`` of the device, renames, ``syncfs`` (docs/object-server.md).  Turn
     #: off when a device shares its file system with unrelated busy writers.
     group_commit: bool = True
-    #: Address the object proxy (``cumulo-object-proxy``) listens on.
+    #: Address the object proxy (``cumulo-object-proxy``) listens on.  ``cumulo up``
+    #: has no proxy process: its storage node N serves the object API on this port
+    #: plus N - 1 (port 0: a free port each).
     proxy_listen: str = f"127.0.0.1:{OBJECT_PROXY_PORT}"
+    #: ``HOST:PORT`` on which each object server also serves the public object API
+    #: (``cumulo.object.v1``, a proxy inside the node that reaches its own replicas
+    #: in-process); empty: none.  ``cumulo up`` sets ``127.0.0.1:0`` for its nodes.
+    node_proxy_listen: str = ""
     #: Ring file the proxy and the object servers' replicators load; empty means
     #: ``<data_dir>/storage/object.ring``.  An object server starts without it and
     #: replicates once it exists.

@@ -76,8 +76,31 @@ def _detail_from_trailers(metadata: object) -> types_pb2.ErrorDetail | None:
     return None
 
 
+class LocalCallError(grpc.RpcError):
+    """A :class:`CumuloError` from an in-process call, shaped like a failed gRPC call.
+
+    In-process stand-ins for stubs (a proxy calling its own node's servicers) raise
+    it so their callers keep one ``except grpc.RpcError`` path for both;
+    :func:`error_from_rpc` gives the original error back, unchanged."""
+
+    def __init__(self, error: errors.CumuloError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+    def code(self) -> grpc.StatusCode:
+        return code_for(self.error)
+
+    def details(self) -> str:
+        return str(self.error)
+
+    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+        return ()
+
+
 def error_from_rpc(exc: grpc.RpcError) -> errors.CumuloError:
     """Translate a failed call into the matching :class:`CumuloError` subclass."""
+    if isinstance(exc, LocalCallError):
+        return exc.error
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     message = exc.details() if hasattr(exc, "details") else str(exc)
     trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None

@@ -15,6 +15,12 @@ channels with it, so every process is plaintext or TLS the same way:
 
 Settings are passed down explicitly from each process's wiring; nothing here is
 global.  Files are read once: a renewed certificate takes effect at restart.
+
+An address may list several servers of one service, ``HOST:PORT,HOST:PORT,...``
+(the object API of ``cumulo up`` is served by every storage node):
+:func:`channel_target` makes that one channel that spreads calls round robin over
+the servers that are up, which is gRPC's own client-side balancing, so a node that
+goes down costs the calls in flight on it and no more.
 """
 
 from __future__ import annotations
@@ -94,22 +100,52 @@ class Tls:
 PLAINTEXT = Tls()
 
 
+def split_addresses(address: str) -> list[str]:
+    """The servers of ``address`` (``HOST:PORT`` or a comma-separated list of them)."""
+    return [part.strip() for part in address.split(",") if part.strip()]
+
+
+def channel_target(address: str) -> tuple[str, list[tuple[str, Any]]]:
+    """The gRPC target and extra channel options for ``address``.
+
+    One server: the address itself.  Several (``HOST:PORT,HOST:PORT``, IP literals,
+    IPv6 in brackets): an ``ipv4:``/``ipv6:`` target listing them all with the
+    ``round_robin`` policy, and the first server as the authority (the name TLS
+    checks unless ``tls.server_name`` overrides it)."""
+    servers = split_addresses(address)
+    if len(servers) <= 1:
+        return (servers[0] if servers else address), []
+    scheme = "ipv6" if servers[0].startswith("[") else "ipv4"
+    if any(s.startswith("[") != (scheme == "ipv6") for s in servers):
+        raise errors.InvalidArgument(
+            f"the servers of {address!r} mix IPv4 and IPv6 addresses",
+            field="endpoint",
+            hint="list servers of one address family",
+        )
+    return f"{scheme}:{','.join(servers)}", [
+        ("grpc.lb_policy_name", "round_robin"),
+        ("grpc.default_authority", servers[0]),
+    ]
+
+
 def channel(address: str, tls: Tls = PLAINTEXT, options: ChannelOptions = ()) -> grpc.Channel:
-    """A synchronous channel to ``address``, TLS when ``tls`` is on."""
+    """A synchronous channel to ``address`` (one server or several), TLS when ``tls`` is on."""
+    target, balancing = channel_target(address)
     credentials = tls.channel_credentials()
-    merged = [*options, *tls.channel_options()]
+    merged = [*options, *balancing, *tls.channel_options()]
     if credentials is None:
-        return grpc.insecure_channel(address, options=merged)
-    return grpc.secure_channel(address, credentials, options=merged)
+        return grpc.insecure_channel(target, options=merged)
+    return grpc.secure_channel(target, credentials, options=merged)
 
 
 def aio_channel(address: str, tls: Tls = PLAINTEXT, options: ChannelOptions = ()) -> aio.Channel:
-    """An asyncio channel to ``address``, TLS when ``tls`` is on."""
+    """An asyncio channel to ``address`` (one server or several), TLS when ``tls`` is on."""
+    target, balancing = channel_target(address)
     credentials = tls.channel_credentials()
-    merged = [*options, *tls.channel_options()]
+    merged = [*options, *balancing, *tls.channel_options()]
     if credentials is None:
-        return aio.insecure_channel(address, options=merged)
-    return aio.secure_channel(address, credentials, options=merged)
+        return aio.insecure_channel(target, options=merged)
+    return aio.secure_channel(target, credentials, options=merged)
 
 
 def add_port(server: Any, address: str, tls: Tls = PLAINTEXT) -> int:

@@ -6,7 +6,10 @@ it, removes temporary files an earlier crash left, gives each device its own
 thread pool, and serves ``cumulo.objectserver.v1`` (objects, and the replicator
 and auditor of docs/replication.md) with health and reflection, behind the
 storage-credential check.  ``--ready-file`` receives the bound port
-once serving (as for the controller), so a supervisor can use port 0.
+once serving (as for the controller), so a supervisor can use port 0.  With
+``--proxy-listen`` (``storage.node_proxy_listen``) the node also serves the public
+object API on a second port (storage/object/node_proxy.py), whose bound port goes
+to ``--proxy-ready-file`` once the ring exists.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from storage.container.server import ContainerServerServicer, IndexDevice
 from storage.credential import create_credential, load_credential
 from storage.object.auth import StorageCredentialInterceptor
 from storage.object.diskfile import DiskDevice
+from storage.object.node_proxy import NodeProxySettings, start_node_proxy
 from storage.object.server import SERVICE_NAME, DeviceSlot, ObjectServerServicer
 from storage.object.store import check_chunk_size
+from storage.proxy.main import ObjectProxy, proxy_settings
 from storage.replication import server as replication_server
 from storage.replication.daemons import Daemons, ReplicationSettings
 
@@ -55,12 +60,27 @@ class ObjectServer:
     index: ContainerServerServicer | None = None
     #: The replicator and auditor (None when started without replication settings).
     daemons: Daemons | None = None
+    #: Starts, then is, the node's public object API (None without ``node_proxy``).
+    proxy_task: asyncio.Task[ObjectProxy] | None = None
 
     @property
     def address(self) -> str:
         return self.server.address
 
+    async def proxy(self) -> ObjectProxy:
+        """The node's object API, once it serves (it waits for the ring)."""
+        if self.proxy_task is None:
+            raise errors.NotFound("this object server runs no object API (node_proxy_listen)")
+        return await asyncio.shield(self.proxy_task)
+
     async def stop(self, grace: float = 5.0) -> None:
+        if self.proxy_task is not None:
+            # First: the proxy's requests in flight finish on the node's devices.
+            if self.proxy_task.done() and not self.proxy_task.cancelled():
+                if self.proxy_task.exception() is None:
+                    await self.proxy_task.result().stop(grace)
+            else:
+                self.proxy_task.cancel()
         if self.daemons is not None:
             await self.daemons.stop()
         await self.server.server.stop(grace)
@@ -137,9 +157,12 @@ async def start_object_server(
     credential: str,
     replication: ReplicationSettings | None = None,
     tls: Tls = PLAINTEXT,
+    node_proxy: NodeProxySettings | None = None,
 ) -> ObjectServer:
     """Serve ``devices`` on ``listen`` (port 0 picks one) behind the storage credential,
     over ``tls`` (plaintext by default; ``client_auth`` adds mutual TLS).
+    With ``node_proxy`` the node also serves the public object API once its ring
+    exists (storage/object/node_proxy.py; :meth:`ObjectServer.proxy`).
 
     The node's container index shards (``storage/container/``) are served by the same
     process on the same devices, for devices that live on disk.  With ``replication``
@@ -152,10 +175,11 @@ async def start_object_server(
             if isinstance(slot.device, DiskDevice)
         }
     )
+    objects = ObjectServerServicer(devices)
     services = [
         Service(
             SERVICE_NAME,
-            ObjectServerServicer(devices),
+            objects,
             objectserver_pb2_grpc.add_ObjectServerServiceServicer_to_server,
         ),
         Service(
@@ -193,7 +217,28 @@ async def start_object_server(
     if daemons is not None:
         daemons.bind(server.port)
         daemons.start()
-    return ObjectServer(devices=devices, server=server, index=index, daemons=daemons)
+    proxy_task = None
+    if node_proxy is not None:
+        proxy_task = asyncio.create_task(
+            start_node_proxy(
+                node_proxy,
+                port=server.port,
+                objects=objects,
+                index=index,
+                credential=credential,
+                tls=tls,
+            ),
+            name="node-proxy",
+        )
+        proxy_task.add_done_callback(_report_proxy_failure)
+    return ObjectServer(
+        devices=devices, server=server, index=index, daemons=daemons, proxy_task=proxy_task
+    )
+
+
+def _report_proxy_failure(task: asyncio.Task[ObjectProxy]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the node's object API did not start: %s", task.exception())
 
 
 def replication_settings(config: Config) -> ReplicationSettings:
@@ -214,8 +259,32 @@ def replication_settings(config: Config) -> ReplicationSettings:
     )
 
 
-async def serve(config: Config, listen: str, ready_file: Path | None, create: bool) -> None:
-    """Run until SIGINT/SIGTERM; write the bound port to ``ready_file`` once serving."""
+def node_proxy_settings(
+    config: Config, listen: str, ready_file: Path | None
+) -> NodeProxySettings | None:
+    """The node's object API settings (None when ``storage.node_proxy_listen`` is empty)."""
+    storage = config.storage
+    if not storage.node_proxy_listen:
+        return None
+    return NodeProxySettings(
+        listen=storage.node_proxy_listen,
+        ring_file=config.storage_ring_file(),
+        controller=storage.proxy_controller or config.controller.listen,
+        settings=proxy_settings(config),
+        ring_ip=storage.ring_ip or listen.rpartition(":")[0],
+        ready_file=ready_file,
+    )
+
+
+async def serve(
+    config: Config,
+    listen: str,
+    ready_file: Path | None,
+    create: bool,
+    proxy_ready_file: Path | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM; write the bound port to ``ready_file`` once serving
+    (and the object API's to ``proxy_ready_file`` once that serves)."""
     credential_file = config.storage_credential_file()
     credential = load_credential(credential_file)
     tls = load_server_tls(config.tls)
@@ -235,6 +304,7 @@ async def serve(config: Config, listen: str, ready_file: Path | None, create: bo
             credential=credential,
             replication=replication_settings(config),
             tls=tls,
+            node_proxy=node_proxy_settings(config, listen, proxy_ready_file),
         )
     except BaseException:
         for slot in devices.values():
@@ -288,6 +358,18 @@ def main(argv: list[str] | None = None) -> int:
         help="create missing --device directories (development; never on real disks)",
     )
     parser.add_argument("--ready-file", type=Path, help="write the bound port here once serving")
+    parser.add_argument(
+        "--proxy-listen",
+        help="also serve the public object API on HOST:PORT (storage.node_proxy_listen)",
+    )
+    parser.add_argument(
+        "--proxy-ready-file", type=Path, help="write the object API's port here once serving"
+    )
+    parser.add_argument(
+        "--controller",
+        help="controller HOST:PORT the object API validates tokens with (storage.proxy_controller)",
+    )
+    parser.add_argument("--ring", type=Path, help="ring file (storage.ring_file)")
     options = parser.parse_args(argv)
     try:
         config = load_config(options.config, data_dir=options.data_dir)
@@ -297,11 +379,21 @@ def main(argv: list[str] | None = None) -> int:
             config.storage.devices = options.device
         if options.credential_file:
             config.storage.credential_file = str(options.credential_file)
+        if options.proxy_listen:
+            config.storage.node_proxy_listen = options.proxy_listen
+        if options.controller:
+            config.storage.proxy_controller = options.controller
+        if options.ring:
+            config.storage.ring_file = str(options.ring)
         setup_logging(config.logging.level, "object-server")
         if options.init_credential:
             create_credential(config.storage_credential_file())
         listen = options.listen or config.storage.object_server_listen
-        asyncio.run(serve(config, listen, options.ready_file, options.create_devices))
+        asyncio.run(
+            serve(
+                config, listen, options.ready_file, options.create_devices, options.proxy_ready_file
+            )
+        )
     except errors.CumuloError as exc:
         print(f"cumulo-object-server: error: {exc}", file=sys.stderr)
         return 1

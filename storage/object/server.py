@@ -433,7 +433,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
 
         async def serve(request: pb.SessionRequest) -> None:
             try:
-                response = await self._session_operation(request)
+                response = await self.session_operation(request)
             except errors.CumuloError as exc:
                 response = pb.SessionResponse(id=request.id, error=_session_error(exc))
             except Exception as exc:
@@ -488,7 +488,9 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             for task in list(tasks):
                 task.cancel()
 
-    async def _session_operation(self, request: pb.SessionRequest) -> pb.SessionResponse:
+    async def session_operation(self, request: pb.SessionRequest) -> pb.SessionResponse:
+        """Serve one session request (a whole small PUT, GET, HEAD or DELETE); failures
+        raise ``cumulo.errors`` (``RunSession`` and in-process callers encode them)."""
         kind = request.WhichOneof("operation")
         if kind == "put":
             return pb.SessionResponse(id=request.id, put=await self._put_whole(request.put))

@@ -5,7 +5,9 @@ changes), the storage credential (to talk to object servers) and the controller'
 address (to validate tokens), and serves ``cumulo.object.v1.ObjectService`` with
 health and reflection behind :class:`~storage.proxy.auth.ProxyAuthInterceptor`.
 It keeps no state of its own (every container, object and listing lives on the
-storage nodes), so any number of proxies may serve one cluster.
+storage nodes), so any number of proxies may serve one cluster.  A storage node
+can also run a proxy in its own process (:func:`start_proxy` with ``local``; see
+``storage/object/main.py``), which is how ``cumulo up`` serves the object API.
 ``--ready-file`` receives the bound port once serving, as for the other servers.
 """
 
@@ -28,6 +30,7 @@ from cumulo.object.v1 import object_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from cumulo.rpc.tls import PLAINTEXT, Tls, load_server_tls, tls_mode
 from storage.credential import load_credential
+from storage.object.local import LocalNode
 from storage.proxy.auth import (
     ControllerIntrospection,
     Introspect,
@@ -56,6 +59,17 @@ class ProxySettings:
     index_shards: int = 8
     node_timeout: float = 10.0
     segment_size: int = 256 << 20
+
+
+def proxy_settings(config: Config) -> ProxySettings:
+    """A proxy's settings from the ``storage.*`` configuration keys."""
+    return ProxySettings(
+        token_cache_ttl=config.storage.token_cache_ttl,
+        container_cache_ttl=config.storage.container_cache_ttl,
+        index_shards=config.storage.index_shards,
+        node_timeout=config.storage.node_timeout,
+        segment_size=config.storage.segment_size,
+    )
 
 
 @dataclass
@@ -90,12 +104,15 @@ async def start_proxy(
     introspect: Introspect | None = None,
     settings: ProxySettings | None = None,
     tls: Tls = PLAINTEXT,
+    local: LocalNode | None = None,
 ) -> ObjectProxy:
     """Serve the object API on ``listen`` (port 0 picks one).
 
     Tokens are validated with the controller at ``controller`` unless ``introspect``
     is given (tests).  ``tls`` (plaintext by default) secures the port and every
-    channel the proxy opens: to the controller and to the object servers."""
+    channel the proxy opens: to the controller and to the object servers.
+    ``local``: the storage node this proxy runs in, whose replicas and index shards
+    it then reaches in-process (storage/object/local.py)."""
     settings = settings or ProxySettings()
     introspection = None
     if introspect is None:
@@ -106,7 +123,7 @@ async def start_proxy(
             )
         introspection = ControllerIntrospection(controller, tls=tls)
         introspect = introspection
-    pool = NodePool(credential, tls=tls)
+    pool = NodePool(credential, tls=tls, local=local)
     replicas = ReplicaIO(ring, pool, settings.node_timeout)
     index = IndexClient(ring, pool, settings.node_timeout)
     containers = ContainerDirectory(
@@ -136,19 +153,12 @@ async def serve(
             f"cannot load the ring: {exc}",
             hint="build one with `cumulo ring create/add/rebalance` (cumulo up makes one)",
         ) from None
-    settings = ProxySettings(
-        token_cache_ttl=config.storage.token_cache_ttl,
-        container_cache_ttl=config.storage.container_cache_ttl,
-        index_shards=config.storage.index_shards,
-        node_timeout=config.storage.node_timeout,
-        segment_size=config.storage.segment_size,
-    )
     proxy = await start_proxy(
         listen=listen,
         ring=ring,
         credential=credential,
         controller=controller,
-        settings=settings,
+        settings=proxy_settings(config),
         tls=tls,
     )
     log.info(

@@ -10,20 +10,28 @@ node costs one failed attempt per interval, not one per request.
 use, never per request) and ONE multiplexed ``RunSession`` stream per server for
 small requests (re-opened when it ends), plus the index stub on the same channel.
 Reconnect backoff is shortened from gRPC's default (up to two minutes) to a few
-seconds, so a restarted node is used again quickly.
+seconds, so a restarted node is used again quickly.  A proxy running inside a
+storage node gives the pool that node as ``local``
+(:class:`storage.object.local.LocalNode`): its session and index calls are then
+served in-process, and :class:`NodeIter` puts its primaries first, so reads come
+from the local disk.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.containerserver.v1 import containerserver_pb2_grpc
 from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.client import Location, ObjectServerClient, ObjectServerSession
 from storage.ring import Ring
 from storage.ring.devices import Device
+
+if TYPE_CHECKING:
+    from storage.object.client import SessionCalls
+    from storage.object.local import LocalNode
 
 _CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 200),
@@ -40,9 +48,15 @@ class NodePool:
     """Long-lived clients, sessions and index stubs, one per storage server address."""
 
     def __init__(
-        self, credential: str, error_suppression: float = 5.0, tls: Tls = PLAINTEXT
+        self,
+        credential: str,
+        error_suppression: float = 5.0,
+        tls: Tls = PLAINTEXT,
+        local: LocalNode | None = None,
     ) -> None:
         self._credential = credential
+        #: The storage node this proxy runs in, served in-process (None: a proxy process).
+        self.local = local
         self._tls = tls
         self._clients: dict[str, ObjectServerClient] = {}
         self._sessions: dict[str, ObjectServerSession] = {}
@@ -59,7 +73,12 @@ class NodePool:
             self._clients[address] = client
         return client
 
-    def session(self, address: str) -> ObjectServerSession:
+    def is_local(self, address: str) -> bool:
+        return self.local is not None and address == self.local.address
+
+    def session(self, address: str) -> SessionCalls:
+        if self.local is not None and address == self.local.address:
+            return self.local.session
         session = self._sessions.get(address)
         if session is None or session.ended:
             session = self.client(address).session()
@@ -67,7 +86,10 @@ class NodePool:
         return session
 
     def index(self, address: str) -> Any:
-        """The ``ContainerServerService`` stub of ``address`` (same channel as its objects)."""
+        """The ``ContainerServerService`` stub of ``address`` (same channel as its objects;
+        in-process for the local node)."""
+        if self.local is not None and address == self.local.address:
+            return self.local.index
         stub = self._index.get(address)
         if stub is None:
             stub = containerserver_pb2_grpc.ContainerServerServiceStub(self.client(address).channel)
@@ -103,7 +125,7 @@ class NodeIter:
 
     Primaries whose server is suspect move behind the healthy primaries but stay
     ahead of the handoffs: a brief outage must not send reads to handoffs that
-    hold nothing.
+    hold nothing.  A healthy primary on the pool's local node comes first.
     """
 
     def __init__(self, ring: Ring, part: int, pool: NodePool | None = None) -> None:
@@ -111,7 +133,8 @@ class NodeIter:
         self.part = part
         primaries: list[Device] = list(ring.get_part_nodes(part))
         if pool is not None:
-            primaries.sort(key=lambda d: pool.suspect(d.server))  # stable: keeps replica order
+            # Stable: keeps replica order among healthy remote primaries.
+            primaries.sort(key=lambda d: (pool.suspect(d.server), not pool.is_local(d.server)))
         self.primaries = primaries
         self._pool = pool
         self._handoffs: Iterator[Device] | None = None

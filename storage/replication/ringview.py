@@ -24,7 +24,8 @@ from storage.ring.devices import Device
 _WILDCARDS = {"", "0.0.0.0", "::", "[::]", "*"}
 
 
-def _normal_ip(text: str) -> str:
+def normal_ip(text: str) -> str:
+    """``text`` as an IP address in canonical form (brackets dropped); a host name as is."""
     text = text.strip("[]")
     try:
         return str(ipaddress.ip_address(text))
@@ -37,7 +38,7 @@ class LocalRing:
 
     def __init__(self, path: str | os.PathLike[str], ip: str, port: int) -> None:
         self.path = os.fspath(path)
-        self.ip = "" if ip.strip("[]") in _WILDCARDS else _normal_ip(ip)
+        self.ip = "" if ip.strip("[]") in _WILDCARDS else normal_ip(ip)
         self.port = port
         self._ring: Ring | None = None
 
@@ -73,7 +74,7 @@ class LocalRing:
             device is not None
             and device.port == self.port
             and device.device == device_name
-            and _normal_ip(device.ip) == self.ip
+            and normal_ip(device.ip) == self.ip
         )
 
     def local_ids(self, device_name: str) -> set[int]:

@@ -6,7 +6,10 @@ devices (3 replicas, one zone per node so replicas land on different nodes), and
 starts a proxy that validates tokens with the given controller.  Everything runs on
 one :class:`BackgroundLoop`; nodes can be stopped and restarted on the same port
 (fault tests).  With ``tls`` every connection is TLS, and the object servers demand
-client certificates (mutual TLS), as ``cumulo up --tls`` runs them.
+client certificates (mutual TLS), as ``cumulo up --tls`` runs them.  With
+``node_proxies`` there is no proxy process: every node serves the object API
+itself (storage/object/node_proxy.py), as in ``cumulo up``, and :attr:`Cluster.address`
+lists them all (one round-robin channel).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from cumulo.rpc.tls import PLAINTEXT, Tls
 from storage.object.main import ObjectServer, open_devices, start_object_server
+from storage.object.node_proxy import NodeProxySettings
 from storage.proxy.auth import Introspect
 from storage.proxy.main import ObjectProxy, ProxySettings, start_proxy
 from storage.ring import Ring, RingBuilder
@@ -48,6 +52,8 @@ class Cluster:
     ring_path: Path | None = None
     proxy: ObjectProxy | None = None
     tls: Tls = PLAINTEXT
+    #: Set when every node serves the object API (``node_proxies``).
+    node_proxy: NodeProxySettings | None = None
 
     @classmethod
     def start(
@@ -62,8 +68,19 @@ class Cluster:
         part_power: int = 6,
         settings: ProxySettings | None = None,
         tls: Tls = PLAINTEXT,
+        node_proxies: bool = False,
     ) -> Cluster:
         cluster = cls(loop, root, tls=tls)
+        settings = settings or ProxySettings(node_timeout=5.0)
+        if node_proxies:
+            cluster.node_proxy = NodeProxySettings(
+                listen="127.0.0.1:0",
+                ring_file=root / "object.ring",
+                controller=controller,
+                settings=settings,
+                ring_ip="127.0.0.1",
+                introspect=introspect,
+            )
         for n in range(nodes):
             names = [f"d{n}{d}" for d in range(devices)]
             cluster.device_names.append(names)
@@ -76,6 +93,8 @@ class Cluster:
             part_power,
             list(zip(cluster.ports, cluster.device_names, strict=True)),
         )
+        if node_proxies:
+            return cluster
         cluster.proxy = loop.run(
             start_proxy(
                 listen="127.0.0.1:0",
@@ -83,7 +102,7 @@ class Cluster:
                 credential=CREDENTIAL,
                 controller=controller,
                 introspect=introspect,
-                settings=settings or ProxySettings(node_timeout=5.0),
+                settings=settings,
                 tls=tls,
             )
         )
@@ -99,13 +118,20 @@ class Cluster:
                 devices=devices,
                 credential=CREDENTIAL,
                 tls=replace(self.tls, client_auth=True) if self.tls.enabled else PLAINTEXT,
+                node_proxy=self.node_proxy,
             )
         )
 
+    def proxies(self) -> list[ObjectProxy]:
+        """Every proxy serving the object API: the proxy, or each running node's."""
+        if self.proxy is not None:
+            return [self.proxy]
+        return [self.loop.run(s.proxy()) for s in self.servers if s is not None]
+
     @property
     def address(self) -> str:
-        assert self.proxy is not None
-        return self.proxy.address
+        """The object API's endpoint (several servers, comma-separated, with node proxies)."""
+        return ",".join(p.address for p in self.proxies())
 
     def stop_node(self, n: int) -> None:
         server = self.servers[n]
@@ -120,8 +146,10 @@ class Cluster:
             )
 
     def drain(self) -> None:
-        assert self.proxy is not None
-        self.loop.run(self.proxy.servicer.replicas.drain())
+        """Wait for the proxies' background work (replica writes, segment deletes)."""
+        for proxy in self.proxies():
+            self.loop.run(proxy.servicer.replicas.drain())
+            self.loop.run(proxy.servicer.large.drain())
 
     def stop(self) -> None:
         if self.proxy is not None:

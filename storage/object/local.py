@@ -1,0 +1,123 @@
+"""In-process calls to this storage node's own servicers, for a proxy inside the node.
+
+A storage node can serve the public object API itself (``storage.node_proxy_listen``;
+``cumulo up`` does): its proxy then reaches the replicas and index shards on its
+OWN devices by calling the node's servicers directly instead of over gRPC to
+itself, which saves a serialization, a socket round trip and a stream message on
+both sides for every replica that is local.  With three nodes and three replicas
+every node holds a replica of every partition, so a GET reads its bytes from the
+local disk and a PUT sends two of its three copies over the network.
+
+:class:`LocalNode` is what :class:`storage.proxy.placement.NodePool` takes: the
+node's address in the ring (the pool answers calls to that address with these
+objects), a :class:`LocalSession` with the same methods as
+:class:`~storage.object.client.ObjectServerSession`, and a :class:`LocalIndexStub`
+with the same calls as the ``ContainerServerService`` stub.  Errors keep their
+remote shapes: a session request raises its ``cumulo.errors`` failure, an index
+call raises :class:`~cumulo.rpc.status.LocalCallError` (a ``grpc.RpcError``), so
+the proxy's error handling, failover and quorum logic are the same code for local
+and remote replicas.  Requests go through the same validation as remote ones
+(the servicers' own methods); only the transport is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cumulo import errors
+from cumulo.objectserver.v1 import objectserver_pb2 as pb
+from cumulo.rpc.status import LocalCallError
+from storage.container.server import ContainerServerServicer
+from storage.object.client import SessionCalls
+from storage.object.server import ObjectServerServicer
+
+log = logging.getLogger("cumulo.storage.object.local")
+
+
+def _internal(what: str, exc: BaseException) -> errors.InternalError:
+    log.error("in-process %s failed", what, exc_info=exc)
+    return errors.InternalError(
+        f"the node's own {what} failed: {exc!r}",
+        hint="this is a server fault; the operator's log has details",
+    )
+
+
+class LocalSession(SessionCalls):
+    """Small-object requests served by this node's :class:`ObjectServerServicer`."""
+
+    def __init__(self, servicer: ObjectServerServicer) -> None:
+        self._servicer = servicer
+        #: Requests served (tests check that the local path was taken).
+        self.requests = 0
+
+    @property
+    def ended(self) -> bool:
+        """Never: there is no stream to lose (the pool's contract for sessions)."""
+        return False
+
+    async def _request(
+        self, request: pb.SessionRequest | None = None, **operation: Any
+    ) -> pb.SessionResponse:
+        if request is None:
+            request = pb.SessionRequest(**operation)
+        self.requests += 1
+        try:
+            return await self._servicer.session_operation(request)
+        except errors.CumuloError:
+            raise
+        except Exception as exc:
+            raise _internal("object request", exc) from None
+
+    def abort(self) -> None:
+        """Nothing to end (the pool calls it on every session at shutdown)."""
+
+
+class LocalIndexStub:
+    """``ContainerServerService`` calls answered by this node's index servicer.
+
+    ``stub.UpdateIndex(request, metadata=..., timeout=...)`` and the other methods
+    behave as the generated stub's do, failures included (:class:`LocalCallError`)."""
+
+    def __init__(self, servicer: ContainerServerServicer) -> None:
+        self._servicer = servicer
+        #: Calls served (tests check that the local path was taken).
+        self.calls = 0
+
+    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        handler = getattr(self._servicer, method)
+
+        async def call(request: Any, metadata: object = None, timeout: float | None = None) -> Any:
+            self.calls += 1
+            try:
+                async with asyncio.timeout(timeout):
+                    return await handler(request, None)
+            except errors.CumuloError as exc:
+                raise LocalCallError(exc) from None
+            except TimeoutError:
+                raise LocalCallError(
+                    errors.DeadlineExceeded(f"{method} took longer than {timeout} s")
+                ) from None
+            except Exception as exc:
+                raise LocalCallError(_internal(f"index call {method}", exc)) from None
+
+        return call
+
+
+@dataclass
+class LocalNode:
+    """This node as its in-process proxy sees it."""
+
+    #: The node's ``HOST:PORT`` as the ring names it (its object server's address).
+    address: str
+    session: LocalSession
+    index: LocalIndexStub
+
+    @classmethod
+    def of(
+        cls, address: str, objects: ObjectServerServicer, index: ContainerServerServicer
+    ) -> LocalNode:
+        return cls(address, LocalSession(objects), LocalIndexStub(index))
