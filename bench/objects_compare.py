@@ -18,10 +18,13 @@ the ratios Cumulo/Swift; and whether each target of the issue is met:
 * 4 KiB PUT and GET at concurrency 32: ops/s >= 5x Swift's, p99 <= 1/3 of Swift's;
 * 1 MiB PUT and GET at concurrency 8 and 32: MB/s >= 3x Swift's.
 
-A Cumulo all-in-one without an ``object-proxy`` endpoint (a revision before the
+``--cumulo-api`` picks where the Cumulo all-in-one serves the object API
+(``storage.allinone_proxy``): on its storage nodes (the default) or in one proxy
+process.  A Cumulo all-in-one without an ``object-proxy`` endpoint (a revision before the
 proxy) is reported as null with the reason; Swift's figures are still measured.
 
     python bench/objects_compare.py [--duration 10] [--rounds 2] [--no-cumulo]
+    python bench/objects_compare.py --cumulo-api process   # a proxy process, not the nodes
     python bench/objects_compare.py --cumulo-endpoint HOST:PORT --cumulo-token TOKEN
     make bench-objects BENCH_OBJECTS_ARGS="--duration 5"
 """
@@ -100,9 +103,13 @@ def sessions_cpu(sessions: set[int]) -> float:
 
 # -- Cumulo all-in-one -----------------------------------------------------------------
 @contextlib.contextmanager
-def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
+def cumulo_cloud(
+    work: Path, layout: str = "nodes"
+) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
     """``cumulo up --detach`` in ``work``; yields (info, proxy endpoint, token), the last
-    two None when the cloud has no object proxy.  Always ``cumulo down`` at the end."""
+    two None when the cloud has no object proxy.  Always ``cumulo down`` at the end.
+    ``layout`` is ``storage.allinone_proxy``: the nodes serve the object API, or a
+    proxy process does."""
     data_dir = work / "cumulo-data"
     env = dict(
         os.environ,
@@ -116,6 +123,7 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
         # The Swift side runs no replicator or auditor either: foreground work only.
         CUMULO_STORAGE_REPLICATION_ENABLED="false",
         CUMULO_STORAGE_AUDIT_ENABLED="false",
+        CUMULO_STORAGE_ALLINONE_PROXY=layout,
     )
     cli = [sys.executable, "-m", "cumulo.cli.main"]
     started = subprocess.run(
@@ -134,6 +142,7 @@ def cumulo_cloud(work: Path) -> Iterator[tuple[dict[str, Any], str | None, str |
         run_file = json.loads((data_dir / "run" / "cloud.json").read_text())
         endpoints = dict(run_file.get("endpoints", {}))
         info: dict[str, Any] = {
+            "object_api": layout,
             "endpoints": endpoints,
             "data_dir": str(data_dir),
             "pid": int(run_file["pid"]),
@@ -324,6 +333,12 @@ def main() -> int:
     )
     parser.add_argument("--no-swift", action="store_true")
     parser.add_argument("--no-cumulo", action="store_true")
+    parser.add_argument(
+        "--cumulo-api",
+        choices=("nodes", "process"),
+        default="nodes",
+        help="where the Cumulo all-in-one serves the object API (storage.allinone_proxy)",
+    )
     parser.add_argument("--cumulo-endpoint", help="use this object proxy, not a new all-in-one")
     parser.add_argument("--cumulo-token", default=os.environ.get("CUMULO_TOKEN", ""))
     parser.add_argument("--work-dir", type=Path, help="default: a new temporary directory")
@@ -365,7 +380,9 @@ def main() -> int:
                 cumulo_endpoint, token = args.cumulo_endpoint, args.cumulo_token
                 out["cumulo"] = {"endpoint": cumulo_endpoint}
             else:
-                info, cumulo_endpoint, token = stack.enter_context(cumulo_cloud(work))
+                info, cumulo_endpoint, token = stack.enter_context(
+                    cumulo_cloud(work, args.cumulo_api)
+                )
                 if cumulo_endpoint is None:
                     out["cumulo"] = None
                     out["cumulo_reason"] = info.get("reason")
