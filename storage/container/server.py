@@ -47,6 +47,73 @@ class IndexDevice:
     executor: Executor
 
 
+#: One pending shard update: (database path, shard key, rows, the caller's future).
+_Pending = tuple[str, str, list[Row], "asyncio.Future[list[Row]]"]
+
+
+class _IndexCommitter:
+    """Group commit of one device's index updates (leader/follower on the event loop).
+
+    Updates that arrive while a batch is being applied wait for the next one; a batch
+    takes ONE thread hop for the whole device and applies all rows of one shard in ONE
+    transaction (one WAL sync), however many calls and proxies they came from: three
+    proxies writing to a node cost it no more transactions than one proxy does.  A
+    caller gets the live rows replaced in its shard by the merged rows (every name in
+    the batch; callers keep their own names), or the error of its shard's transaction.
+    """
+
+    def __init__(self, device: IndexDevice, open_shard: Callable[[str, str], IndexShard]) -> None:
+        self._device = device
+        self._open = open_shard
+        self._pending: list[_Pending] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    def submit(self, path: str, key: str, rows: list[Row]) -> asyncio.Future[list[Row]]:
+        """Queue ``rows`` for the shard at ``path``; the future has its outcome."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Row]] = loop.create_future()
+        self._pending.append((path, key, rows, future))
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    outcomes = await loop.run_in_executor(self._device.executor, self._work, batch)
+                except BaseException as exc:  # the executor is gone (shutdown)
+                    outcomes = {path: exc for path, _, _, _ in batch}
+                for path, _, _, future in batch:
+                    if future.done():
+                        continue
+                    outcome = outcomes[path]
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._drainer = None
+
+    def _work(self, batch: list[_Pending]) -> dict[str, list[Row] | BaseException]:
+        shards: dict[str, tuple[str, list[Row]]] = {}
+        for path, key, rows, _ in batch:
+            shards.setdefault(path, (key, []))[1].extend(rows)
+        outcomes: dict[str, list[Row] | BaseException] = {}
+        for path, (key, rows) in shards.items():
+            try:
+                replaced: list[Row] = []
+                self._open(path, key).apply(rows, replaced=replaced)
+                outcomes[path] = replaced
+            except Exception as exc:
+                if not isinstance(exc, errors.CumuloError):
+                    log.exception("index update on %s failed", path)
+                outcomes[path] = exc
+        return outcomes
+
+
 def row_message(row: Row) -> pb.IndexRow:
     return pb.IndexRow(
         name=row.name,
@@ -77,6 +144,10 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
     def __init__(self, devices: Mapping[str, IndexDevice]) -> None:
         self._devices = dict(devices)
         self._shards = ShardCache()
+        self._committers = {
+            name: _IndexCommitter(device, self._open_for_update)
+            for name, device in self._devices.items()
+        }
 
     @property
     def shards(self) -> ShardCache:
@@ -104,6 +175,11 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
     def _open(self, path: str, key: str, create: bool) -> IndexShard | None:
         return self._shards.get(path, key, create=create)
 
+    def _open_for_update(self, path: str, key: str) -> IndexShard:
+        shard = self._shards.get(path, key, create=True)
+        assert shard is not None  # create=True always opens one
+        return shard
+
     def _prepare(self, update: pb.ShardUpdate) -> tuple[IndexDevice, str, str, list[Row]]:
         device, path, key = self._locate(update.shard)
         rows = []
@@ -126,41 +202,25 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
     async def UpdateIndex(
         self, request: pb.UpdateIndexRequest, context: aio.ServicerContext
     ) -> pb.UpdateIndexResponse:
-        """Each update is its own transaction; all updates for one device run in ONE
-        thread hop (a batch from the proxy's group commit costs one hop per device)."""
+        """Each update is applied durably before the answer; concurrent updates of one
+        device share thread hops and transactions (:class:`_IndexCommitter`)."""
         results: list[pb.ShardResult] = [pb.ShardResult(code=0) for _ in request.updates]
-        jobs: dict[str, list[tuple[int, str, str, list[Row]]]] = {}
-        devices: dict[str, IndexDevice] = {}
+        waits: list[tuple[int, asyncio.Future[list[Row]]]] = []
         for i, update in enumerate(request.updates):
             try:
-                device, path, key, rows = self._prepare(update)
+                _device, path, key, rows = self._prepare(update)
             except errors.CumuloError as exc:
                 results[i] = self._failed(exc)
                 continue
-            jobs.setdefault(update.shard.device, []).append((i, path, key, rows))
-            devices[update.shard.device] = device
-
-        def work(batch: list[tuple[int, str, str, list[Row]]]) -> list[tuple[int, BaseException]]:
-            failures: list[tuple[int, BaseException]] = []
-            for i, path, key, rows in batch:
-                try:
-                    shard = self._open(path, key, True)
-                    assert shard is not None
-                    replaced: list[Row] = []
-                    shard.apply(rows, replaced=replaced)
-                    results[i].replaced.extend(row_message(r) for r in replaced)
-                except Exception as exc:
-                    if not isinstance(exc, errors.CumuloError):
-                        log.exception("index update on %s failed", path)
-                    failures.append((i, exc))
-            return failures
-
-        outcomes = await asyncio.gather(
-            *(self._run(devices[name], work, batch) for name, batch in jobs.items())
-        )
-        for failures in outcomes:
-            for i, failure in failures:
-                results[i] = self._failed(failure)
+            committer = self._committers[update.shard.device]
+            waits.append((i, committer.submit(path, key, rows)))
+        for i, waiting in waits:
+            try:
+                replaced = await waiting
+            except Exception as exc:
+                results[i] = self._failed(exc)
+                continue
+            results[i].replaced.extend(row_message(r) for r in replaced)
         return pb.UpdateIndexResponse(results=results)
 
     async def ListIndex(
