@@ -22,11 +22,12 @@ Contract:
   is acknowledged, :meth:`LargeObjects.replaced` deletes the old version's segments
   (best effort, in the background).  Only an older version's segments are deleted:
   an acknowledged write was newer than every version on a quorum (an older PUT is
-  refused), so the old manifest can never become visible again.  A small (<= 1 MiB)
-  upload reads nothing first: the listing update answers the rows it replaced, and
+  refused), so the old manifest can never become visible again.  Every upload's
+  listing update also answers the rows it replaced, and
   :meth:`LargeObjects.replaced_rows` names the old segments from a replaced large
-  object's row (version and segment count).  Not covered: a third version written
-  between a large upload's read and its commit; its segments stay as orphans.
+  object's row (version and segment count): that is all a small (<= 1 MiB) upload
+  does (it reads nothing first), and it covers a third version written between a
+  large upload's read of its predecessor and its commit (an older, slower upload).
 
 Which uploads become large: a header size above ``segment_size``, or an upload without
 a size that passes 1 MiB (the proxy cannot know in advance; such an object may end up
@@ -320,8 +321,8 @@ class LargeObjects:
         version: str,
         clock: Clock,
     ) -> None:
-        """A small upload of ``version`` was acknowledged and listed: delete the segments
-        of the large objects the listing update said it replaced.
+        """An upload of ``version`` was acknowledged and listed: delete the segments of
+        the large objects the listing update said it replaced.
 
         No manifest needs reading: a large object's listing row carries its version and
         its ETag ``<md5>-<segments>``, and its segments are named
@@ -334,7 +335,7 @@ class LargeObjects:
                 continue
             prefix = self._prefix(container, name, Timestamp.parse(row.timestamp).internal)
             count = int(match.group(1))
-            log.info("deleting %d segments of a large object a small upload replaced", count)
+            log.info("deleting %d segments of a large object a newer upload replaced", count)
             self._forget(account, [f"{prefix}/{n:08d}" for n in range(count)], clock)
 
     def replaced(self, account: str, old: Predecessor, version: str, clock: Clock) -> None:

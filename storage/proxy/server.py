@@ -307,6 +307,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
     ) -> spb.ObjectMetadata:
         """Store an object (buffered ``first`` pieces, then ``rest``) and list it."""
         timestamp = self.clock.next()
+        handled = ""  # the replaced large version whose segments are already being deleted
         if rest is None:
             data = b"".join(first) if len(first) != 1 else first[0]
             if size is not None and len(data) != size:
@@ -335,7 +336,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 expected_md5=expected_md5,
             )
         else:
-            meta = await self._store_streamed(
+            meta, handled = await self._store_streamed(
                 account,
                 record,
                 name,
@@ -361,7 +362,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         else:
             row = Row(name, meta.timestamp, False, meta.size, meta.etag, meta.content_type)
         replaced = await self._listed(account, record, [row])
-        if rest is None and replaced:  # larger uploads read their predecessor first
+        # The listing update names every version this one replaced, including one
+        # written while a large upload ran (after its predecessor was read).
+        replaced = [r for r in replaced if r.timestamp != handled]
+        if replaced:
             self.large.replaced_rows(
                 account, record.name, name, replaced, meta.timestamp, self.clock
             )
@@ -382,11 +386,12 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         expected_md5: str,
         expected_sha256: str,
         compute_sha256: bool,
-    ) -> spb.ObjectMetadata:
+    ) -> tuple[spb.ObjectMetadata, str]:
         """Store an upload past 1 MiB: streamed to the replicas, or as a large object.
 
         The large object this one replaces (if any) is read first, and its segments
-        are deleted once the new version is stored (LargeObjects.replaced).
+        are deleted once the new version is stored (LargeObjects.replaced).  Returns
+        the stored metadata and that predecessor's version ("" if none).
         """
         # Read before the upload starts, so the new version cannot be read instead
         # (one small GET; uploads on this path are past 1 MiB).
@@ -429,7 +434,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 expected_sha256=expected_sha256,
             )
         self.large.replaced(account, predecessor, meta.timestamp, self.clock)
-        return meta
+        return meta, predecessor.version
 
     async def _put_target(
         self, header: pb.PutObjectHeader

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -342,23 +345,36 @@ def test_large_objects_are_segmented_and_read_back_as_one(alice) -> None:  # typ
         alice.objects.put_object(container, "m", b"x", metadata={"cumulo.size": "1"})
 
 
-def test_overwriting_a_large_object_deletes_its_old_segments(alice, object_cloud) -> None:  # type: ignore[no-untyped-def]
-    container = _name()
-    alice.objects.create_container(container)
-    servicer = object_cloud.cluster.proxy.servicer
-    account = object_cloud.project_a
+class _Segments:
+    """The segments of large object "big" in ``container``, seen through the proxy."""
 
-    def segments() -> list[str]:
-        found = object_cloud.loop.run(servicer.large.read_manifest(account, container, "big"))
+    def __init__(self, cloud: ObjectCloud, container: str) -> None:
+        self.cloud = cloud
+        self.container = container
+        assert cloud.cluster.proxy is not None
+        self.servicer = cloud.cluster.proxy.servicer
+        self.account = cloud.project_a
+
+    def names(self) -> list[str]:
+        found = self.cloud.loop.run(
+            self.servicer.large.read_manifest(self.account, self.container, "big")
+        )
         return [s.name for s in found]
 
-    def stored(segment: str) -> bool:
-        object_cloud.loop.run(servicer.large.drain())
+    def stored(self, segment: str) -> bool:
+        self.cloud.loop.run(self.servicer.large.drain())
         try:
-            object_cloud.loop.run(servicer.replicas.head(account, SEGMENTS, segment))
+            self.cloud.loop.run(self.servicer.replicas.head(self.account, SEGMENTS, segment))
         except errors.NotFound:
             return False
         return True
+
+
+def test_overwriting_a_large_object_deletes_its_old_segments(alice, object_cloud) -> None:  # type: ignore[no-untyped-def]
+    container = _name()
+    alice.objects.create_container(container)
+    seen = _Segments(object_cloud, container)
+    segments, stored = seen.names, seen.stored
 
     rng = random.Random(11)
     first = rng.randbytes(2 * SEGMENT_SIZE + 10)
@@ -386,3 +402,65 @@ def test_overwriting_a_large_object_deletes_its_old_segments(alice, object_cloud
     assert [stored(s) for s in last] == [False] * 3
     assert alice.objects.read_object(container, "big") == b"streamed but small"
     assert [(e.name, e.size) for e in alice.objects.list_objects(container)] == [("big", 18)]
+
+
+def _paused(body: bytes, started: threading.Event, go: threading.Event) -> Iterator[bytes]:
+    """``body`` in three pieces; before the last ``started`` is set and ``go`` awaited.
+    The SDK sends a piece once it has the next one (its last message says so), so the
+    proxy has the first piece, past 1 MiB, and has begun the upload (version,
+    predecessor read) while the client waits."""
+    cut = (1 << 20) + (256 << 10)
+    yield body[:cut]
+    yield body[cut : cut + 1024]
+    started.set()
+    assert go.wait(30)
+    yield body[cut + 1024 :]
+
+
+def test_a_version_written_during_a_large_upload_loses_its_segments_too(  # type: ignore[no-untyped-def]
+    alice, object_cloud
+) -> None:
+    """Large upload U begins (and reads its predecessor A) while an OLDER, slower large
+    upload V is still running; V commits, then U: U's listing update names V as replaced,
+    so V's segments go too, not only A's."""
+    container = _name()
+    alice.objects.create_container(container)
+    seen = _Segments(object_cloud, container)
+    rng = random.Random(5)
+    first = rng.randbytes(2 * SEGMENT_SIZE + 10)
+    alice.objects.put_object(container, "big", iter([first]))
+    a_segments = seen.names()
+    bodies = {"v": rng.randbytes(2 * SEGMENT_SIZE + 20), "u": rng.randbytes(2 * SEGMENT_SIZE + 30)}
+    started = {k: threading.Event() for k in bodies}
+    go = {k: threading.Event() for k in bodies}
+    failures: list[BaseException] = []
+
+    def upload(key: str) -> None:
+        try:
+            with object_cloud.client("alice", "proj-a") as client:
+                client.objects.put_object(
+                    container, "big", _paused(bodies[key], started[key], go[key])
+                )
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = {k: threading.Thread(target=upload, args=(k,)) for k in bodies}
+    threads["v"].start()
+    assert started["v"].wait(30), failures
+    time.sleep(0.5)  # V has its version (the older one) and has read A
+    threads["u"].start()
+    assert started["u"].wait(30)
+    time.sleep(0.5)  # U has its version and has read A too: V is not stored yet
+    go["v"].set()
+    threads["v"].join(60)
+    v_segments = seen.names()
+    assert len(v_segments) == 3 and not set(v_segments) & set(a_segments)
+    go["u"].set()
+    threads["u"].join(60)
+    assert not failures, failures
+    u_segments = seen.names()
+    assert len(u_segments) == 3 and not set(u_segments) & set(v_segments)
+    assert alice.objects.read_object(container, "big") == bodies["u"]
+    assert [seen.stored(s) for s in a_segments] == [False] * 3
+    assert [seen.stored(s) for s in v_segments] == [False] * 3
+    assert all(seen.stored(s) for s in u_segments)
