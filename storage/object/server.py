@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from storage.object.batching import (
     pack_responses,
     unpack_requests,
 )
+from storage.object.groupsync import LoopBatcher
 from storage.object.store import (
     ObjectDevice,
     ObjectMetadata,
@@ -54,6 +56,7 @@ from storage.object.store import (
     ObjectNotFound,
     ObjectReader,
     ObjectWriter,
+    PendingPut,
     check_range,
 )
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
@@ -501,7 +504,9 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         raise errors.InvalidArgument("the session request names no operation", field="operation")
 
     async def _put_whole(self, message: pb.PutObjectRequest) -> pb.PutObjectResponse:
-        """A PutObject that fits one message: the whole PUT in one thread hop."""
+        """A PutObject that fits one message, committed with the other whole PUTs
+        waiting for the same device: one thread job and one event-loop wake-up per
+        batch of them (:func:`_small_puts`), not per PUT."""
         if not (message.HasField("header") and message.HasField("commit")):
             raise errors.InvalidArgument(
                 "a session PUT is one message with header, chunk and commit",
@@ -526,25 +531,28 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             want_sha256=header.compute_sha256,
             trusted_md5=header.trusted_md5,
         )
-        md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
-        inflight: Future[Any] | None = None
         try:
+            md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
             if len(md5s) > 1:
                 raise errors.InvalidArgument(
                     "the header and the commit expect different MD5s", field="commit.expected_md5"
                 )
-            pending = [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
-            inflight = slot.submit(
-                _write_and_commit,
+            put = PendingPut(
                 writer,
-                pending if chunk.data else [],
+                [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
+                if chunk.data
+                else [],
                 _expected_size(header, commit),
                 md5s.pop() if md5s else "",
                 commit.expected_sha256,
             )
-            meta = await asyncio.wrap_future(inflight)
-        finally:
-            _after(inflight, writer.abort)
+            batcher = _small_puts(slot)
+        except BaseException:
+            writer.abort()  # nothing was written yet
+            raise
+        # From here the batcher owns the writer: it commits it, or aborts it if this
+        # request is cancelled before its batch starts.
+        meta = await batcher.submit(put)
         return pb.PutObjectResponse(object=metadata_message(meta))
 
     async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
@@ -578,6 +586,32 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         if data:
             response.chunk.data = data
         return response
+
+
+#: The batcher of whole small PUTs of each device (see :func:`_small_puts`).
+_SMALL_PUTS: weakref.WeakKeyDictionary[
+    ObjectDevice, tuple[ThreadPoolExecutor, LoopBatcher[PendingPut, ObjectMetadata]]
+] = weakref.WeakKeyDictionary()
+
+
+def _small_puts(slot: DeviceSlot) -> LoopBatcher[PendingPut, ObjectMetadata]:
+    """The device's batcher of whole small PUTs, on the device's own threads.
+
+    A session PUT handed to a pool thread on its own costs several thread switches
+    (loop to worker, follower to group-commit leader and back, worker to loop) and
+    GIL contention between the workers.  The batcher queues it instead and one
+    pool thread writes and commits everything queued with one group commit
+    (:meth:`ObjectDevice.commit_many`), then wakes the loop once for all of them.
+    """
+    known = _SMALL_PUTS.get(slot.device)
+    if known is not None and known[0] is slot.executor:
+        return known[1]
+    device = slot.device
+    batcher: LoopBatcher[PendingPut, ObjectMetadata] = LoopBatcher(
+        slot.executor, device.commit_many, discard=lambda put: put.writer.abort()
+    )
+    _SMALL_PUTS[device] = (slot.executor, batcher)
+    return batcher
 
 
 def _session_error(error: errors.CumuloError) -> pb.SessionError:
