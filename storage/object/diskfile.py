@@ -33,6 +33,13 @@ temporary file, which :meth:`DiskDevice.cleanup_temp` removes at start-up.  Smal
 writes (up to 1 MiB) and tombstones that arrive together share those syncs: a
 ``syncfs`` of the device for all their temporary files, their renames, a second
 ``syncfs`` (:mod:`storage.object.groupsync`) - the same order, fewer syncs.
+:meth:`DiskDevice.commit_many` does that for a batch of whole small PUTs on the
+calling thread (the server's session PUTs): write and close every temporary file,
+one group commit for all of them, then remove what each replaced.
+
+The rename step lists the object's directory under the name's lock and makes the
+directory only when the listing says it is missing, so a new object costs one
+failed lookup and a ``mkdir``, an existing one no ``mkdir`` attempt.
 
 One process owns a device (:meth:`DiskDevice.lock`); inside it, a striped lock per
 name hash makes "check the newest version, then rename" atomic.

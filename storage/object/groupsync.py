@@ -29,6 +29,18 @@ files.  It flushes the whole file system the device lives on, which on a real no
 is that one disk.  Objects larger than :data:`GROUP_COMMIT_MAX_BYTES` do not join
 a batch (their own data dominates, and a big flush must not delay small writes).
 Without ``syncfs`` (not Linux, or no libc) writes sync one at a time as before.
+
+:meth:`GroupCommitter.commit_many` queues several files of one caller at once;
+:class:`LoopBatcher` is how the object server uses it for session PUTs: instead
+of one pool thread per write (each waking, waiting for the leader, being woken,
+waking the event loop - about 25 voluntary context switches per PUT measured),
+the loop queues the PUTs of a device and one pool thread writes and commits
+whatever queued, then hands all outcomes back in one loop wake-up (about 1.5-2
+context switches per PUT).
+
+Tried and not kept: per-caller wake-up events instead of the shared Condition's
+``notify_all`` (followers woken once instead of at every batch) made no difference
+above the noise for single-RPC PUTs (1.32-1.61 vs 1.35-1.52 ms CPU per PUT).
 """
 
 from __future__ import annotations

@@ -18,7 +18,10 @@ stream, each as its own task, through the same code as the single RPCs: a gRPC
 call costs the server several times the CPU of a message on an open stream
 (see docs/object-server.md, "Measured"), and small objects are all overhead.
 What is waiting goes out as one message both ways when both ends announced
-batches (``batching.py``).
+batches (``batching.py``).  A session PUT is not one thread hop of its own: the
+PUTs waiting for a device are written and committed together by one pool thread
+(:func:`_small_puts`, ``ObjectDevice.commit_many``), which then wakes the loop
+once for all of them.
 """
 
 from __future__ import annotations
