@@ -69,6 +69,9 @@ log = logging.getLogger("cumulo.storage.object.server")
 SERVICE_NAME = "cumulo.objectserver.v1.ObjectServerService"
 #: Largest object (or range) a session PUT or GET carries in its one message.
 SESSION_MAX_BYTES = 1 << 20
+#: Session PUTs up to this size are committed in batches by one thread
+#: (:func:`_small_puts`); larger ones take a thread each, so they hash in parallel.
+BATCHED_PUT_MAX_BYTES = 64 << 10
 #: Requests of one session served at once; reading pauses beyond this.
 SESSION_MAX_IN_FLIGHT = 256
 _NANOS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND
@@ -507,9 +510,10 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         raise errors.InvalidArgument("the session request names no operation", field="operation")
 
     async def _put_whole(self, message: pb.PutObjectRequest) -> pb.PutObjectResponse:
-        """A PutObject that fits one message, committed with the other whole PUTs
-        waiting for the same device: one thread job and one event-loop wake-up per
-        batch of them (:func:`_small_puts`), not per PUT."""
+        """A PutObject that fits one message.  Up to :data:`BATCHED_PUT_MAX_BYTES`
+        it is committed with the other such PUTs waiting for the same device: one
+        thread job and one event-loop wake-up per batch of them (:func:`_small_puts`),
+        not per PUT; a larger one is one thread hop of its own."""
         if not (message.HasField("header") and message.HasField("commit")):
             raise errors.InvalidArgument(
                 "a session PUT is one message with header, chunk and commit",
@@ -549,13 +553,30 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                 md5s.pop() if md5s else "",
                 commit.expected_sha256,
             )
-            batcher = _small_puts(slot)
+            batcher = _small_puts(slot) if len(chunk.data) <= BATCHED_PUT_MAX_BYTES else None
         except BaseException:
             writer.abort()  # nothing was written yet
             raise
-        # From here the batcher owns the writer: it commits it, or aborts it if this
-        # request is cancelled before its batch starts.
-        meta = await batcher.submit(put)
+        if batcher is not None:
+            # From here the batcher owns the writer: it commits it, or aborts it if
+            # this request is cancelled before its batch starts.
+            meta = await batcher.submit(put)
+            return pb.PutObjectResponse(object=metadata_message(meta))
+        # Larger objects (hashing and copying dominate): one thread hop each, so
+        # several hash in parallel; they still share the group commit.
+        inflight: Future[Any] | None = None
+        try:
+            inflight = slot.submit(
+                _write_and_commit,
+                writer,
+                put.pieces,
+                put.expected_size,
+                put.expected_md5,
+                put.expected_sha256,
+            )
+            meta = await asyncio.wrap_future(inflight)
+        finally:
+            _after(inflight, writer.abort)
         return pb.PutObjectResponse(object=metadata_message(meta))
 
     async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
