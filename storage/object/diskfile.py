@@ -33,6 +33,13 @@ temporary file, which :meth:`DiskDevice.cleanup_temp` removes at start-up.  Smal
 writes (up to 1 MiB) and tombstones that arrive together share those syncs: a
 ``syncfs`` of the device for all their temporary files, their renames, a second
 ``syncfs`` (:mod:`storage.object.groupsync`) - the same order, fewer syncs.
+:meth:`DiskDevice.commit_many` does that for a batch of whole small PUTs on the
+calling thread (the server's session PUTs): write and close every temporary file,
+one group commit for all of them, then remove what each replaced.
+
+The rename step lists the object's directory under the name's lock and makes the
+directory only when the listing says it is missing, so a new object costs one
+failed lookup and a ``mkdir``, an existing one no ``mkdir`` attempt.
 
 One process owns a device (:meth:`DiskDevice.lock`); inside it, a striped lock per
 name hash makes "check the newest version, then rename" atomic.
@@ -44,6 +51,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -51,7 +59,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -73,8 +81,10 @@ from storage.object.store import (
     ObjectName,
     ObjectNotFound,
     PartitionEntry,
+    PendingPut,
     TimestampConflict,
     check_chunk_size,
+    commit_each,
     digests_from_bytes,
     digests_to_bytes,
     new_digests,
@@ -164,6 +174,16 @@ def device_errors(device_name: str) -> Iterator[None]:
                 hint="the device may be failing or read-only; write to another device",
             ) from exc
         raise
+
+
+def _as_device_error(device_name: str, error: Exception) -> Exception:
+    """``error`` as :func:`device_errors` would have raised it."""
+    try:
+        with device_errors(device_name):
+            raise error
+    except Exception as mapped:
+        return mapped
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _Corrupt(Exception):
@@ -261,6 +281,8 @@ class DiskDevice:
             os.makedirs(folder, exist_ok=True)
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._lock_fd = -1
+        self._temp_prefix = f"{uuid.uuid4().hex[:16]}-"
+        self._temp_counter = itertools.count()
         #: Suffix hashes for the replicator, invalidated by every change below.
         self.suffix_cache = SuffixCache()
         #: Small writes share their syncs (groupsync.py); None: each syncs alone.
@@ -324,6 +346,10 @@ class DiskDevice:
             entries = os.listdir(hash_dir)
         except FileNotFoundError:
             return []
+        return self._parse_versions(entries)
+
+    @staticmethod
+    def _parse_versions(entries: list[str]) -> list[tuple[str, str]]:
         found = [parsed for parsed in map(_parse_file_name, entries) if parsed]
         # Same timestamp for a .data and a .ts cannot be made here; if a copy from
         # elsewhere ever does it, the tombstone wins ("ts" > "data").
@@ -368,7 +394,9 @@ class DiskDevice:
             fsync_dir(parent)
 
     def _new_temp(self) -> tuple[int, str]:
-        path = f"{self.tmp_dir}/{uuid.uuid4().hex}.tmp"
+        # A random prefix per device object and a counter: unique without a
+        # getrandom() call per file (O_EXCL would refuse a clash anyway).
+        path = f"{self.tmp_dir}/{self._temp_prefix}{next(self._temp_counter):x}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         return os.open(path, flags, 0o644), path
 
@@ -409,20 +437,30 @@ class DiskDevice:
         return the hash directory and the versions it supersedes."""
         hashed = name_hash(name.path)
         hash_dir = self._hash_dir(partition, hashed)
-        self._make_dirs(hash_dir, sync=sync)
         stem = timestamp.internal
+        target = f"{hash_dir}/{stem}.{ext}"
         with self._stripe(hashed):
-            older = self._versions(hash_dir)
-            if older and older[0][0] >= stem:
-                raise TimestampConflict(name, timestamp, Timestamp.parse(older[0][0]))
+            # List first: a new object's directory is missing (one failed lookup,
+            # then mkdir); an existing one needs no mkdir attempt.
             try:
-                os.rename(temp_path, f"{hash_dir}/{stem}.{ext}")
+                entries = os.listdir(hash_dir)
             except FileNotFoundError:
-                # The replicator removed the (then empty) directories between
-                # _make_dirs and here; it removes hash directories only under this
-                # stripe lock, so making them again now cannot race it.
+                older: list[tuple[str, str]] = []
                 self._make_dirs(hash_dir, sync=sync)
-                os.rename(temp_path, f"{hash_dir}/{stem}.{ext}")
+            else:
+                older = self._parse_versions(entries)
+                if older and older[0][0] >= stem:
+                    raise TimestampConflict(name, timestamp, Timestamp.parse(older[0][0]))
+            try:
+                os.rename(temp_path, target)
+            except FileNotFoundError:
+                if not os.path.exists(temp_path):
+                    raise
+                # The replicator removed the (then empty) directories after the
+                # listing; it removes hash directories only under this stripe lock,
+                # so only a suffix or partition directory can be gone: make them.
+                self._make_dirs(hash_dir, sync=sync)
+                os.rename(temp_path, target)
         return hash_dir, older
 
     def _installed(
@@ -495,6 +533,76 @@ class DiskDevice:
             want_sha256=want_sha256,
             trusted_md5=trusted_md5,
         )
+
+    def commit_many(self, puts: Sequence[PendingPut]) -> list[ObjectMetadata | Exception]:
+        """Write and commit whole small PUTs in one group commit, on this thread.
+
+        Each PUT's temporary file is written and closed unsynced, then all of them
+        join the group commit together (:meth:`GroupCommitter.commit_many`: sync,
+        renames, sync), then each removes what its version replaced - the order of
+        :meth:`DiskWriter.commit`, without a thread per write.  Objects too large
+        to share syncs, writers of another device, and devices without group
+        commit are committed one by one.
+        """
+        group = self.group
+        outcomes: list[ObjectMetadata | Exception | None] = [None] * len(puts)
+        staged: list[tuple[int, DiskWriter, ObjectMetadata]] = []
+        for index, put in enumerate(puts):
+            writer = put.writer
+            if (
+                group is None
+                or not isinstance(writer, DiskWriter)
+                or writer._device is not self
+                or sum(len(data) for data, _ in put.pieces) > GROUP_COMMIT_MAX_BYTES
+            ):
+                outcomes[index] = commit_each([put])[0]
+                continue
+            try:
+                writer._require_open()
+                for data, xxh3 in put.pieces:
+                    writer.write(data, xxh3)
+                meta = writer._seal_and_close(
+                    put.expected_size, put.expected_md5, put.expected_sha256
+                )
+            except Exception as exc:
+                writer.abort()
+                outcomes[index] = exc
+                continue
+            staged.append((index, writer, meta))
+        if staged:
+            assert group is not None
+            installs = [
+                partial(
+                    self._rename_into_place,
+                    writer._temp_path,
+                    writer._partition,
+                    writer._name,
+                    writer._timestamp,
+                    DATA,
+                    sync=False,
+                )
+                for _, writer, _ in staged
+            ]
+            try:
+                results = group.commit_many(installs)
+            except BaseException:
+                for _, writer, _ in staged:
+                    writer.abort()
+                raise
+            for (index, writer, meta), (result, error) in zip(staged, results, strict=True):
+                if error is not None:
+                    writer.abort()
+                    if not isinstance(error, Exception):
+                        raise error
+                    outcomes[index] = _as_device_error(self.name, error)
+                    continue
+                hash_dir, older = result
+                self._installed(hash_dir, older, writer._partition)
+                writer._state = "committed"
+                outcomes[index] = meta
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(puts)
+        return done
 
     def open(self, partition: int, name: ObjectName) -> DiskReader:
         hash_dir = self._hash_dir(partition, name_hash(name.path))
@@ -697,14 +805,47 @@ class DiskWriter:
             self.abort()
             raise
 
-    def _flush(self, tail: list[bytes]) -> None:
+    def _flush(self, tail: list[bytes], *, check: bool = True) -> None:
         if self._fd < 0:
-            # First bytes to disk: refuse a stale write before it costs a big upload.
-            self._device.check_newer(self._partition, self._name, self._timestamp)
+            if check:
+                # First bytes to disk: refuse a stale write before it costs a big upload.
+                self._device.check_newer(self._partition, self._name, self._timestamp)
             self._fd, self._temp_path = self._device._new_temp()
         _write_all(self._fd, [*self._pending, *tail])
         self._pending = []
         self._pending_bytes = 0
+
+    @property
+    def _grouped(self) -> bool:
+        """Whether this write shares the device's group commit (small enough)."""
+        return self._device.group is not None and self._hasher.size <= GROUP_COMMIT_MAX_BYTES
+
+    def _seal_and_close(
+        self, expected_size: int | None, expected_md5: str, expected_sha256: str
+    ) -> ObjectMetadata:
+        """Check the expectations, write what is pending and the footer, close the
+        temporary file (``fdatasync``\\ ed first unless the write is grouped)."""
+        hasher = self._hasher
+        meta = hasher.seal(
+            name=self._name,
+            timestamp=self._timestamp,
+            content_type=self._content_type,
+            metadata=self._metadata,
+            expected_size=expected_size,
+            expected_md5=expected_md5,
+            expected_sha256=expected_sha256,
+        )
+        with device_errors(self._device.name):
+            # Small objects reach the disk here for the first time: one writev.  No
+            # early newest-version check here: every byte is in hand already, and
+            # the rename checks under the name's lock anyway.
+            footer = encode_footer(_metadata_dict(meta), hasher.digests, hasher.size)
+            self._flush([footer], check=False)
+            if not self._grouped:
+                os.fdatasync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+        return meta
 
     def commit(
         self,
@@ -715,26 +856,10 @@ class DiskWriter:
     ) -> ObjectMetadata:
         self._require_open()
         try:
-            hasher = self._hasher
-            meta = hasher.seal(
-                name=self._name,
-                timestamp=self._timestamp,
-                content_type=self._content_type,
-                metadata=self._metadata,
-                expected_size=expected_size,
-                expected_md5=expected_md5,
-                expected_sha256=expected_sha256,
-            )
-            with device_errors(self._device.name):
-                # Small objects reach the disk here for the first time: one writev.
-                self._flush([encode_footer(_metadata_dict(meta), hasher.digests, hasher.size)])
-                device = self._device
-                grouped = device.group is not None and meta.size <= GROUP_COMMIT_MAX_BYTES
-                if not grouped:
-                    os.fdatasync(self._fd)
-                os.close(self._fd)
-                self._fd = -1
-                install = device._install_grouped if grouped else device._install
+            meta = self._seal_and_close(expected_size, expected_md5, expected_sha256)
+            device = self._device
+            with device_errors(device.name):
+                install = device._install_grouped if self._grouped else device._install
                 install(self._temp_path, self._partition, self._name, self._timestamp, DATA)
             self._state = "committed"
             return meta

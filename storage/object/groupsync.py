@@ -29,17 +29,35 @@ files.  It flushes the whole file system the device lives on, which on a real no
 is that one disk.  Objects larger than :data:`GROUP_COMMIT_MAX_BYTES` do not join
 a batch (their own data dominates, and a big flush must not delay small writes).
 Without ``syncfs`` (not Linux, or no libc) writes sync one at a time as before.
+
+:meth:`GroupCommitter.commit_many` queues several files of one caller at once;
+:class:`LoopBatcher` is how the object server uses it for session PUTs: instead
+of one pool thread per write (each waking, waiting for the leader, being woken,
+waking the event loop - about 25 voluntary context switches per PUT measured),
+the loop queues the PUTs of a device and one pool thread writes and commits
+whatever queued, then hands all outcomes back in one loop wake-up (about 1.5-2
+context switches per PUT).
+
+Tried and not kept: per-caller wake-up events instead of the shared Condition's
+``notify_all`` (followers woken once instead of at every batch) made no difference
+above the noise for single-RPC PUTs (1.32-1.61 vs 1.35-1.52 ms CPU per PUT).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger("cumulo.storage.groupsync")
 
 #: Objects up to this size (the proxy's session objects) share syncs.
 GROUP_COMMIT_MAX_BYTES = 1 << 20
@@ -120,23 +138,37 @@ class GroupCommitter:
         OSError for every writer of a batch whose sync failed.  Blocks the calling
         thread; call it from a device worker thread.
         """
-        ticket = _Ticket(install)
+        ((result, error),) = self.commit_many([install])
+        if error is not None:
+            raise error
+        return result
+
+    def commit_many(
+        self, installs: Sequence[Callable[[], Any]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        """:meth:`commit` for several files at once (one caller's batch of writes):
+        one ``(result, error)`` per install, in order; they share the syncs with
+        each other and with whatever else is queued."""
+        tickets = [_Ticket(install) for install in installs]
+        if not tickets:
+            return []
         with self._changed:
-            self._queue.append(ticket)
-            while not ticket.done and self._leading:
-                self._changed.wait()
-            if ticket.done:
-                return self._outcome(ticket)
-            # No batch running and ours not done: lead the next one.
-            self._leading = True
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-        try:
-            self._run(batch)
-        finally:
-            with self._changed:
-                self._leading = False
-                self._changed.notify_all()
-        return self._outcome(ticket)
+            self._queue.extend(tickets)
+            while True:
+                while not tickets[-1].done and self._leading:
+                    self._changed.wait()
+                if tickets[-1].done:  # tickets are taken in order: the last one done is all
+                    return [(ticket.result, ticket.error) for ticket in tickets]
+                # No batch running and ours not done: lead the next one.
+                self._leading = True
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                self._changed.release()
+                try:
+                    self._run(batch)
+                finally:
+                    self._changed.acquire()
+                    self._leading = False
+                    self._changed.notify_all()
 
     def _run(self, batch: list[_Ticket]) -> None:
         try:
@@ -158,8 +190,113 @@ class GroupCommitter:
             self.stats.tickets += len(batch)
             self.stats.largest = max(self.stats.largest, len(batch))
 
-    @staticmethod
-    def _outcome(ticket: _Ticket) -> Any:
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.result
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+class LoopBatcher(Generic[J, R]):
+    """Jobs from asyncio tasks, run in batches on an executor thread.
+
+    Handing each small write to a pool thread on its own costs several thread
+    switches per write: the loop wakes a worker, the worker waits for the group
+    commit's leader, the leader wakes every follower, each worker wakes the loop
+    (and all of them contend for the GIL meanwhile).  Here the loop queues the
+    job and at most one executor job (the *drain*) runs at a time: it takes
+    everything queued (up to ``max_batch``), passes it to ``run`` in one call,
+    hands every outcome back to the loop in one ``call_soon_threadsafe``, and
+    goes on with what queued meanwhile.  One hand-off each way per batch, not
+    per job.
+
+    ``run(jobs)`` returns one outcome per job, in order: a result, or the
+    exception that job alone failed with (an exception from ``run`` itself fails
+    the whole batch).  A job whose caller was cancelled before its batch started
+    is not run but passed to ``discard``.  Once :meth:`submit` is called the job
+    belongs to the batcher: it is run or discarded, never left half-done.
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        run: Callable[[list[J]], Sequence[R | BaseException]],
+        *,
+        discard: Callable[[J], None] = lambda job: None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._executor = executor
+        self._run = run
+        self._discard = discard
+        self.max_batch = max_batch
+        self.stats = BatchStats()
+        self._lock = threading.Lock()
+        self._queue: list[tuple[J, asyncio.Future[R]]] = []
+        self._draining = False
+
+    async def submit(self, job: J) -> R:
+        """Run ``job`` in the next batch and return its result (or raise its error)."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._queue.append((job, future))
+            start = not self._draining
+            self._draining = True
+        if start:
+            try:
+                self._executor.submit(self._drain)
+            except BaseException as exc:  # e.g. the executor is shutting down
+                with self._lock:
+                    stranded, self._queue = self._queue, []
+                    self._draining = False
+                for other, other_future in stranded:
+                    with contextlib.suppress(Exception):
+                        self._discard(other)
+                    if other_future is not future and not other_future.done():
+                        other_future.set_exception(exc)
+                raise
+        return await future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                taken = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                if not taken:
+                    self._draining = False
+                    return
+            live: list[tuple[J, asyncio.Future[R]]] = []
+            for job, future in taken:
+                if future.done():  # its caller gave up before it started
+                    try:
+                        self._discard(job)
+                    except Exception:
+                        log.exception("discarding a cancelled job failed")
+                else:
+                    live.append((job, future))
+            if not live:
+                continue
+            outcomes: Sequence[R | BaseException]
+            try:
+                outcomes = self._run([job for job, _ in live])
+                if len(outcomes) != len(live):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(live)} jobs")
+            except BaseException as exc:
+                outcomes = [exc] * len(live)
+            self.stats.batches += 1
+            self.stats.tickets += len(live)
+            self.stats.largest = max(self.stats.largest, len(live))
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], Any]]] = {}
+            for (_job, future), outcome in zip(live, outcomes, strict=True):
+                by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+            for loop, delivered in by_loop.items():
+                # RuntimeError: that loop is closed, nobody is waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_deliver, delivered)
+
+
+def _deliver(delivered: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in delivered:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

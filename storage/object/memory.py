@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from cumulo import errors
@@ -26,8 +26,10 @@ from storage.object.store import (
     ObjectName,
     ObjectNotFound,
     PartitionEntry,
+    PendingPut,
     TimestampConflict,
     check_chunk_size,
+    commit_each,
     xxh3_of,
 )
 from storage.timestamp import Timestamp
@@ -103,6 +105,9 @@ class MemoryDevice:
         with self._lock:
             self._writers += 1
         return writer
+
+    def commit_many(self, puts: Sequence[PendingPut]) -> list[ObjectMetadata | Exception]:
+        return commit_each(puts)
 
     def open(self, partition: int, name: ObjectName) -> MemoryReader:
         with self._lock:

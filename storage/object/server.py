@@ -18,7 +18,10 @@ stream, each as its own task, through the same code as the single RPCs: a gRPC
 call costs the server several times the CPU of a message on an open stream
 (see docs/object-server.md, "Measured"), and small objects are all overhead.
 What is waiting goes out as one message both ways when both ends announced
-batches (``batching.py``).
+batches (``batching.py``).  A session PUT is not one thread hop of its own: the
+PUTs waiting for a device are written and committed together by one pool thread
+(:func:`_small_puts`, ``ObjectDevice.commit_many``), which then wakes the loop
+once for all of them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +51,7 @@ from storage.object.batching import (
     pack_responses,
     unpack_requests,
 )
+from storage.object.groupsync import LoopBatcher
 from storage.object.store import (
     ObjectDevice,
     ObjectMetadata,
@@ -54,6 +59,7 @@ from storage.object.store import (
     ObjectNotFound,
     ObjectReader,
     ObjectWriter,
+    PendingPut,
     check_range,
 )
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
@@ -63,6 +69,9 @@ log = logging.getLogger("cumulo.storage.object.server")
 SERVICE_NAME = "cumulo.objectserver.v1.ObjectServerService"
 #: Largest object (or range) a session PUT or GET carries in its one message.
 SESSION_MAX_BYTES = 1 << 20
+#: Session PUTs up to this size are committed in batches by one thread
+#: (:func:`_small_puts`); larger ones take a thread each, so they hash in parallel.
+BATCHED_PUT_MAX_BYTES = 64 << 10
 #: Requests of one session served at once; reading pauses beyond this.
 SESSION_MAX_IN_FLIGHT = 256
 _NANOS_PER_TICK = 1_000_000_000 // TICKS_PER_SECOND
@@ -503,7 +512,10 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         raise errors.InvalidArgument("the session request names no operation", field="operation")
 
     async def _put_whole(self, message: pb.PutObjectRequest) -> pb.PutObjectResponse:
-        """A PutObject that fits one message: the whole PUT in one thread hop."""
+        """A PutObject that fits one message.  Up to :data:`BATCHED_PUT_MAX_BYTES`
+        it is committed with the other such PUTs waiting for the same device: one
+        thread job and one event-loop wake-up per batch of them (:func:`_small_puts`),
+        not per PUT; a larger one is one thread hop of its own."""
         if not (message.HasField("header") and message.HasField("commit")):
             raise errors.InvalidArgument(
                 "a session PUT is one message with header, chunk and commit",
@@ -528,21 +540,41 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             want_sha256=header.compute_sha256,
             trusted_md5=header.trusted_md5,
         )
-        md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
-        inflight: Future[Any] | None = None
         try:
+            md5s = {m.lower() for m in (header.expected_md5, commit.expected_md5) if m}
             if len(md5s) > 1:
                 raise errors.InvalidArgument(
                     "the header and the commit expect different MD5s", field="commit.expected_md5"
                 )
-            pending = [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
-            inflight = slot.submit(
-                _write_and_commit,
+            put = PendingPut(
                 writer,
-                pending if chunk.data else [],
+                [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
+                if chunk.data
+                else [],
                 _expected_size(header, commit),
                 md5s.pop() if md5s else "",
                 commit.expected_sha256,
+            )
+            batcher = _small_puts(slot) if len(chunk.data) <= BATCHED_PUT_MAX_BYTES else None
+        except BaseException:
+            writer.abort()  # nothing was written yet
+            raise
+        if batcher is not None:
+            # From here the batcher owns the writer: it commits it, or aborts it if
+            # this request is cancelled before its batch starts.
+            meta = await batcher.submit(put)
+            return pb.PutObjectResponse(object=metadata_message(meta))
+        # Larger objects (hashing and copying dominate): one thread hop each, so
+        # several hash in parallel; they still share the group commit.
+        inflight: Future[Any] | None = None
+        try:
+            inflight = slot.submit(
+                _write_and_commit,
+                writer,
+                put.pieces,
+                put.expected_size,
+                put.expected_md5,
+                put.expected_sha256,
             )
             meta = await asyncio.wrap_future(inflight)
         finally:
@@ -580,6 +612,32 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         if data:
             response.chunk.data = data
         return response
+
+
+#: The batcher of whole small PUTs of each device (see :func:`_small_puts`).
+_SMALL_PUTS: weakref.WeakKeyDictionary[
+    ObjectDevice, tuple[ThreadPoolExecutor, LoopBatcher[PendingPut, ObjectMetadata]]
+] = weakref.WeakKeyDictionary()
+
+
+def _small_puts(slot: DeviceSlot) -> LoopBatcher[PendingPut, ObjectMetadata]:
+    """The device's batcher of whole small PUTs, on the device's own threads.
+
+    A session PUT handed to a pool thread on its own costs several thread switches
+    (loop to worker, follower to group-commit leader and back, worker to loop) and
+    GIL contention between the workers.  The batcher queues it instead and one
+    pool thread writes and commits everything queued with one group commit
+    (:meth:`ObjectDevice.commit_many`), then wakes the loop once for all of them.
+    """
+    known = _SMALL_PUTS.get(slot.device)
+    if known is not None and known[0] is slot.executor:
+        return known[1]
+    device = slot.device
+    batcher: LoopBatcher[PendingPut, ObjectMetadata] = LoopBatcher(
+        slot.executor, device.commit_many, discard=lambda put: put.writer.abort()
+    )
+    _SMALL_PUTS[device] = (slot.executor, batcher)
+    return batcher
 
 
 def _session_error(error: errors.CumuloError) -> pb.SessionError:

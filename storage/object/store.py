@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -178,6 +178,39 @@ class ObjectWriter(Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
+@dataclass(slots=True)
+class PendingPut:
+    """A whole PUT (a small object in hand) for :meth:`ObjectDevice.commit_many`: a
+    writer with nothing written yet, the pieces to write and what the sender
+    announced (the arguments of :meth:`ObjectWriter.write` and ``commit``)."""
+
+    writer: ObjectWriter
+    pieces: list[tuple[bytes, int | None]]
+    expected_size: int | None = None
+    expected_md5: str = ""
+    expected_sha256: str = ""
+
+
+def commit_each(puts: Sequence[PendingPut]) -> list[ObjectMetadata | Exception]:
+    """:meth:`ObjectDevice.commit_many` done one PUT at a time, for any device."""
+    outcomes: list[ObjectMetadata | Exception] = []
+    for put in puts:
+        try:
+            for data, xxh3 in put.pieces:
+                put.writer.write(data, xxh3)
+            outcomes.append(
+                put.writer.commit(
+                    expected_size=put.expected_size,
+                    expected_md5=put.expected_md5,
+                    expected_sha256=put.expected_sha256,
+                )
+            )
+        except Exception as exc:  # that PUT's own failure; its writer aborted itself
+            put.writer.abort()
+            outcomes.append(exc)
+    return outcomes
+
+
 class ObjectReader(Protocol):
     """An open version of an object.  Close it (or use it as a context manager)."""
 
@@ -221,6 +254,14 @@ class ObjectDevice(Protocol):
         """Start a PUT.  Validates content type, metadata and chunk size (0 = device
         default); does no I/O, so it is cheap to refuse early.  ``trusted_md5``: take
         this as the ETag instead of hashing, and refuse any write without its XXH3."""
+
+    def commit_many(self, puts: Sequence[PendingPut]) -> list[ObjectMetadata | Exception]:
+        """Write and commit each PUT (writers from :meth:`create_writer`, nothing
+        written yet), with the same checks and durability as ``write`` + ``commit``
+        each, sharing what can be shared (the disk store: one group commit for the
+        lot).  One outcome per PUT, in order: its metadata, or the exception that
+        PUT alone failed with (its writer is then aborted).  Every writer is
+        finished either way."""
 
     def open(self, partition: int, name: ObjectName) -> ObjectReader:
         """Open the current version; ObjectNotFound if none (or a tombstone);
