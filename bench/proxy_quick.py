@@ -1,9 +1,10 @@
 """A quick end-to-end measurement of the object proxy (not the formal Swift comparison).
 
 Starts a throw-away all-in-one cloud (``cumulo up --detach`` in a temporary data
-directory, everything on free ports: controller, three storage nodes each serving
-the object API), then drives ``cumulo.object.v1`` with grpc.aio from this process,
-round robin over the nodes' APIs (``--api-servers 1``: only the first node's):
+directory, everything on free ports: controller, three storage nodes, the object
+API in a proxy process or, with ``--api nodes``, on every node), then drives
+``cumulo.object.v1`` with grpc.aio from this process (round robin over the nodes'
+APIs; ``--api-servers 1``: only the first one):
 4 KiB PUT and GET at concurrency 32, 1 MiB PUT and GET at concurrency 8 (3 replicas,
 fsync before acknowledging, quorum 2).  Prints one JSON object.  The formal suite
 with the Swift comparison is ``cumulo bench objects``.
@@ -191,40 +192,6 @@ async def run(
     return results
 
 
-def start_standalone_proxy(
-    tmp: Path, controller: str, env: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], str]:
-    """A ``python -m storage.proxy`` process on the cloud in ``tmp``; (process, address)."""
-    data = tmp / "data"
-    ready = tmp / "standalone-proxy.port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storage.proxy",
-            "--data-dir",
-            str(data),
-            "--credential-file",
-            str(data / "storage" / "credential"),
-            "--ring",
-            str(data / "storage" / "object.ring"),
-            "--controller",
-            controller,
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            str(ready),
-        ],
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the standalone proxy did not start")
-        time.sleep(0.05)
-    return process, f"127.0.0.1:{ready.read_text().strip()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -235,10 +202,10 @@ def main() -> None:
         help="use only the first N servers of the object API endpoint (0: all of them)",
     )
     parser.add_argument(
-        "--standalone-proxy",
-        action="store_true",
-        help="drive a separate cumulo-object-proxy process started on the same cloud "
-        "instead of the nodes' own object API (the layout before node proxies)",
+        "--api",
+        choices=("process", "nodes"),
+        default="process",
+        help="where the cloud serves the object API (storage.allinone_proxy)",
     )
     parser.add_argument("--nodes", type=int, default=3, help="storage node processes")
     parser.add_argument("--devices", type=int, default=2, help="devices per storage node")
@@ -261,6 +228,7 @@ def main() -> None:
             ),
             CUMULO_STORAGE_PROXY_LISTEN="127.0.0.1:0",
             CUMULO_LOGGING_LEVEL="WARNING",
+            CUMULO_STORAGE_ALLINONE_PROXY=options.api,
             # Foreground work only (as in the Swift comparison, which runs no daemons).
             CUMULO_STORAGE_REPLICATION_ENABLED="false",
             CUMULO_STORAGE_AUDIT_ENABLED="false",
@@ -274,14 +242,8 @@ def main() -> None:
             with Client(endpoints["controller"], timeout=10) as client:
                 token = client.identity.login("admin", password, "admin").token
             api = ",".join(endpoints["object-proxy"].split(",")[: options.api_servers or None])
-            if options.standalone_proxy:
-                standalone = start_standalone_proxy(Path(tmp), endpoints["controller"], env)
-                api = standalone[1]
             results = asyncio.run(run(api, token, options.seconds, options.small_only))
         finally:
-            if options.standalone_proxy and "standalone" in locals():
-                standalone[0].terminate()
-                standalone[0].wait(15)
             cumulo(env, "down")
     print(
         json.dumps(
@@ -291,6 +253,7 @@ def main() -> None:
                 "nodes": options.nodes,
                 "devices_per_node": options.devices,
                 "unary": options.unary,
+                "object_api": options.api,
                 "loadavg": os.getloadavg(),
                 "phases": results,
             },

@@ -1,4 +1,5 @@
-"""The all-in-one process list: controller, agent, three storage nodes serving the object API."""
+"""The all-in-one process list: controller, agent, three storage nodes, the object API
+(a proxy process, or every node)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,26 @@ def test_cloud_runs_a_controller_then_a_non_critical_agent(tmp_path: Path) -> No
     assert agent.argv[1:3] == ["-m", "agent"] and not agent.critical
     assert "{endpoint:controller}" in agent.argv
     assert agent.ready_file == tmp_path / "run" / "agent.ready"
+    assert [s.name for s in storage] == [
+        "storage-node1",
+        "storage-node2",
+        "storage-node3",
+        "object-proxy",
+    ]
+    assert [s.critical for s in storage] == [False, False, False, True]
+    for n, node in enumerate(storage[:3], start=1):
+        assert node.argv[1:3] == ["-m", "storage.object"]
+        assert str(tmp_path / "storage" / f"node{n}") in node.argv
+        assert "--proxy-listen" not in node.argv and not node.extra_endpoints
+    proxy = storage[-1]
+    assert proxy.argv[1:3] == ["-m", "storage.proxy"] and "{endpoint:controller}" in proxy.argv
+    assert proxy.before_start is not None  # builds the ring once the nodes' ports are known
+
+
+def test_cloud_can_serve_the_object_api_on_every_node(tmp_path: Path) -> None:
+    config = load_config(environ={"CUMULO_STORAGE_ALLINONE_PROXY": "nodes"}, data_dir=tmp_path)
+    storage = all_in_one_processes(config)[2:]
     assert [s.name for s in storage] == ["storage-node1", "storage-node2", "storage-node3"]
-    assert [s.critical for s in storage] == [False, False, False]
     for n, node in enumerate(storage, start=1):
         assert node.argv[1:3] == ["-m", "storage.object"]
         assert str(tmp_path / "storage" / f"node{n}") in node.argv
@@ -36,13 +55,8 @@ def test_cloud_runs_a_controller_then_a_non_critical_agent(tmp_path: Path) -> No
     assert [s.after_start is not None for s in storage] == [False, False, True]
 
 
-def test_cloud_can_run_a_proxy_process_instead(tmp_path: Path) -> None:
-    config = load_config(environ={"CUMULO_STORAGE_ALLINONE_PROXY": "process"}, data_dir=tmp_path)
-    *_, node3, proxy = all_in_one_processes(config)
-    assert "--proxy-listen" not in node3.argv and not node3.extra_endpoints
-    assert proxy.name == "object-proxy" and proxy.argv[1:3] == ["-m", "storage.proxy"]
-    assert proxy.critical and "{endpoint:controller}" in proxy.argv
-    assert proxy.before_start is not None  # builds the ring once the nodes' ports are known
+def test_an_unknown_place_for_the_object_api_is_refused(tmp_path: Path) -> None:
+    config = load_config(environ={}, data_dir=tmp_path)
     config.storage.allinone_proxy = "elsewhere"
     with pytest.raises(errors.InvalidArgument, match="allinone_proxy"):
         all_in_one_processes(config)
@@ -80,6 +94,7 @@ def test_tls_cloud_gives_every_child_the_files_and_storage_nodes_mutual_tls(
         "storage-node1": "true",
         "storage-node2": "true",
         "storage-node3": "true",
+        "object-proxy": "false",
     }
     assert recorded_tls(config) == {
         "ca_file": str(tmp_path / "tls" / "ca.pem"),
