@@ -19,12 +19,12 @@ the ratios Cumulo/Swift; and whether each target of the issue is met:
 * 1 MiB PUT and GET at concurrency 8 and 32: MB/s >= 3x Swift's.
 
 ``--cumulo-api`` picks where the Cumulo all-in-one serves the object API
-(``storage.allinone_proxy``): in one proxy process (the default) or on every
-storage node.  A Cumulo all-in-one without an ``object-proxy`` endpoint (a revision before the
+(``storage.allinone_proxy``): on every storage node (the default) or in one proxy
+process.  A Cumulo all-in-one without an ``object-proxy`` endpoint (a revision before the
 proxy) is reported as null with the reason; Swift's figures are still measured.
 
     python bench/objects_compare.py [--duration 10] [--rounds 2] [--no-cumulo]
-    python bench/objects_compare.py --cumulo-api nodes   # every node serves the object API
+    python bench/objects_compare.py --cumulo-api process   # a proxy process serves it
     python bench/objects_compare.py --cumulo-endpoint HOST:PORT --cumulo-token TOKEN
     make bench-objects BENCH_OBJECTS_ARGS="--duration 5"
 """
@@ -104,7 +104,7 @@ def sessions_cpu(sessions: set[int]) -> float:
 # -- Cumulo all-in-one -----------------------------------------------------------------
 @contextlib.contextmanager
 def cumulo_cloud(
-    work: Path, layout: str = "process"
+    work: Path, layout: str = "nodes"
 ) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
     """``cumulo up --detach`` in ``work``; yields (info, proxy endpoint, token), the last
     two None when the cloud has no object proxy.  Always ``cumulo down`` at the end.
@@ -335,8 +335,8 @@ def main() -> int:
     parser.add_argument("--no-cumulo", action="store_true")
     parser.add_argument(
         "--cumulo-api",
-        choices=("process", "nodes"),
-        default="process",
+        choices=("nodes", "process"),
+        default="nodes",
         help="where the Cumulo all-in-one serves the object API (storage.allinone_proxy)",
     )
     parser.add_argument("--cumulo-endpoint", help="use this object proxy, not a new all-in-one")

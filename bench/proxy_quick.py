@@ -2,7 +2,7 @@
 
 Starts a throw-away all-in-one cloud (``cumulo up --detach`` in a temporary data
 directory, everything on free ports: controller, three storage nodes, the object
-API in a proxy process or, with ``--api nodes``, on every node), then drives
+API on every node or, with ``--api process``, in a proxy process), then drives
 ``cumulo.object.v1`` with grpc.aio from this process (round robin over the nodes'
 APIs; ``--api-servers 1``: only the first one):
 4 KiB PUT and GET at concurrency 32, 1 MiB PUT and GET at concurrency 8 (3 replicas,
@@ -203,8 +203,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--api",
-        choices=("process", "nodes"),
-        default="process",
+        choices=("nodes", "process"),
+        default="nodes",
         help="where the cloud serves the object API (storage.allinone_proxy)",
     )
     parser.add_argument("--nodes", type=int, default=3, help="storage node processes")

@@ -175,11 +175,11 @@ class StorageConfig:
     allinone_listen: list[str] = field(
         default_factory=lambda: [f"127.0.0.1:{OBJECT_SERVER_PORT + n}" for n in (1, 2, 3)]
     )
-    #: All-in-one: where ``cumulo up`` serves the object API: ``process`` (one
-    #: ``cumulo-object-proxy`` process) or ``nodes`` (every storage node serves it and
-    #: reaches its own replicas in-process; the ``object-proxy`` endpoint lists the
-    #: nodes).  docs/object-store.md compares the two.
-    allinone_proxy: str = "process"
+    #: All-in-one: where ``cumulo up`` serves the object API: ``nodes`` (every storage
+    #: node serves it and reaches its own replicas in-process; the ``object-proxy``
+    #: endpoint lists the nodes) or ``process`` (one ``cumulo-object-proxy`` process).
+    #: docs/object-store.md compares the two.
+    allinone_proxy: str = "nodes"
     #: All-in-one: the device directories of each storage node (the ring places 3
     #: replicas over all of them, as far apart as the nodes allow).
     allinone_devices: list[str] = field(default_factory=lambda: ["d1", "d2"])

@@ -15,7 +15,7 @@ from cumulo.config import load_config
 
 
 def test_cloud_runs_a_controller_then_a_non_critical_agent(tmp_path: Path) -> None:
-    config = load_config(environ={}, data_dir=tmp_path)
+    config = load_config(environ={"CUMULO_STORAGE_ALLINONE_PROXY": "process"}, data_dir=tmp_path)
     controller, agent, *storage = all_in_one_processes(config)
     assert controller.critical
     credential = str(tmp_path / "agent" / "credential")
@@ -39,8 +39,8 @@ def test_cloud_runs_a_controller_then_a_non_critical_agent(tmp_path: Path) -> No
     assert proxy.before_start is not None  # builds the ring once the nodes' ports are known
 
 
-def test_cloud_can_serve_the_object_api_on_every_node(tmp_path: Path) -> None:
-    config = load_config(environ={"CUMULO_STORAGE_ALLINONE_PROXY": "nodes"}, data_dir=tmp_path)
+def test_cloud_serves_the_object_api_on_every_node_by_default(tmp_path: Path) -> None:
+    config = load_config(environ={}, data_dir=tmp_path)
     storage = all_in_one_processes(config)[2:]
     assert [s.name for s in storage] == ["storage-node1", "storage-node2", "storage-node3"]
     for n, node in enumerate(storage, start=1):
@@ -94,7 +94,6 @@ def test_tls_cloud_gives_every_child_the_files_and_storage_nodes_mutual_tls(
         "storage-node1": "true",
         "storage-node2": "true",
         "storage-node3": "true",
-        "object-proxy": "false",
     }
     assert recorded_tls(config) == {
         "ca_file": str(tmp_path / "tls" / "ca.pem"),
