@@ -3,8 +3,13 @@
 
 Twin of ``_native/checksum_py.py`` (the reference); results must be identical.
 XXH3-64 comes from xxhash.h compiled once per x86 vector extension and picked
-at import (``csrc/xxh3_dispatch.h``), and the hashing loop runs without the GIL
-so several threads can hash chunks in parallel.
+at import (``csrc/xxh3_dispatch.h``).  The hashing loop of a buffer of at least
+``NOGIL_MIN_BYTES`` runs without the GIL, so several threads can hash large
+buffers in parallel; a smaller one (a 4 KiB object, an object name) is hashed
+holding it.  Dropping the GIL costs little, but taking it back costs a wait and a
+thread switch whenever another thread holds it, which in a busy object server or
+proxy (an event loop and disk threads) is most of the time: far more than the
+microsecond the hash itself takes.
 """
 
 from libc.stdint cimport uint64_t
@@ -26,6 +31,9 @@ cdef cumulo_xxh3_64_fn _xxh3 = cumulo_xxh3_64_select()
 
 #: Which XXH3 build is in use: "avx512", "avx2", "sse2" or "portable".
 XXH3_VARIANT = cumulo_xxh3_64_variant().decode()
+
+#: Buffers at least this long are hashed without the GIL (about 6 us of work here).
+NOGIL_MIN_BYTES = 64 * 1024
 
 
 cdef inline void _check_chunk_size(Py_ssize_t chunk_size) except *:
@@ -57,7 +65,10 @@ def chunk_digests(data, Py_ssize_t chunk_size):
     if out == NULL:
         raise MemoryError()
     try:
-        with nogil:
+        if length >= NOGIL_MIN_BYTES:
+            with nogil:
+                _hash_chunks(&view[0], length, chunk_size, out)
+        else:
             _hash_chunks(&view[0], length, chunk_size, out)
         return [out[i] for i in range(count)]
     finally:
@@ -76,9 +87,11 @@ def chunk_digests_into(data, Py_ssize_t chunk_size, out):
     if getattr(out, "typecode", None) != "Q" or len(out) < count:
         raise ValueError(f"out must be an array('Q') of at least {count} items")
     cdef unsigned long long[::1] target = out
-    if count:
+    if count and length >= NOGIL_MIN_BYTES:
         with nogil:
             _hash_chunks(&view[0], length, chunk_size, <uint64_t*>&target[0])
+    elif count:
+        _hash_chunks(&view[0], length, chunk_size, <uint64_t*>&target[0])
     return count
 
 

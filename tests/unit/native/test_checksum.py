@@ -108,3 +108,19 @@ def test_every_runnable_xxh3_build_agrees_with_xxhash() -> None:
             assert _checksum._variant_digest(variant, data) == xxhash.xxh3_64_intdigest(data)
     with pytest.raises(ValueError, match="unknown variant"):
         _checksum._variant_digest("neon", b"x")
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=IDS)
+def test_digests_agree_on_both_sides_of_the_gil_threshold(impl: ModuleType) -> None:
+    """The compiled module hashes small buffers holding the GIL and large ones without
+    it (NOGIL_MIN_BYTES): both paths, and the edge, give xxhash's digests."""
+    limit = 64 * 1024
+    for length in (1, limit - 1, limit, limit + 1, 4 * limit + 3):
+        data = os.urandom(length)
+        expected = [xxhash.xxh3_64_intdigest(data[i : i + 4096]) for i in range(0, length, 4096)]
+        assert impl.chunk_digests(data, 4096) == expected, length
+        out = array("Q", [0] * len(expected))
+        assert impl.chunk_digests_into(data, 4096, out) == len(expected)
+        assert list(out) == expected, length
+    if impl.__name__.endswith("_checksum"):
+        assert impl.NOGIL_MIN_BYTES == limit
