@@ -123,4 +123,4 @@ def test_digests_agree_on_both_sides_of_the_gil_threshold(impl: ModuleType) -> N
         assert impl.chunk_digests_into(data, 4096, out) == len(expected)
         assert list(out) == expected, length
     if impl.__name__.endswith("_checksum"):
-        assert impl.NOGIL_MIN_BYTES == limit
+        assert limit == impl.NOGIL_MIN_BYTES
