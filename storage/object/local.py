@@ -11,8 +11,10 @@ local disk and a PUT sends two of its three copies over the network.
 :class:`LocalNode` is what :class:`storage.proxy.placement.NodePool` takes: the
 node's address in the ring (the pool answers calls to that address with these
 objects), a :class:`LocalSession` with the same methods as
-:class:`~storage.object.client.ObjectServerSession`, and a :class:`LocalIndexStub`
-with the same calls as the ``ContainerServerService`` stub.  Errors keep their
+:class:`~storage.object.client.ObjectServerSession`, a :class:`LocalReader` for
+streamed reads (``get_object`` as on the client), and a :class:`LocalIndexStub`
+with the same calls as the ``ContainerServerService`` stub.  Streamed writes of
+large objects still go over gRPC to the node itself.  Errors keep their
 remote shapes: a session request raises its ``cumulo.errors`` failure, an index
 call raises :class:`~cumulo.rpc.status.LocalCallError` (a ``grpc.RpcError``), so
 the proxy's error handling, failover and quorum logic are the same code for local
@@ -24,15 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.rpc.status import LocalCallError
 from storage.container.server import ContainerServerServicer
-from storage.object.client import SessionCalls
+from storage.object.client import Location, SessionCalls
 from storage.object.server import ObjectServerServicer
 
 log = logging.getLogger("cumulo.storage.object.local")
@@ -76,6 +78,61 @@ class LocalSession(SessionCalls):
         """Nothing to end (the pool calls it on every session at shutdown)."""
 
 
+class LocalReader:
+    """Streamed reads (``GetObject``) served by this node's servicer, for objects past
+    what a session carries: the same ``get_object`` as
+    :class:`~storage.object.client.ObjectServerClient`, without a gRPC stream to
+    itself (whose two ends would both buffer in this process)."""
+
+    def __init__(self, servicer: ObjectServerServicer) -> None:
+        self._servicer = servicer
+        #: Streams opened (tests check that the local path was taken).
+        self.streams = 0
+
+    async def get_object(
+        self, location: Location, start: int | None = None, end: int | None = None
+    ) -> tuple[pb.GetObjectHeader, AsyncIterator[bytes]]:
+        """The header and an iterator over the bytes (verified while read), or the
+        read's ``cumulo.errors`` failure."""
+        request = pb.GetObjectRequest(location=location.message())
+        if start is not None or end is not None:
+            request.range.start = start or 0
+            if end is not None:
+                request.range.end = end
+        self.streams += 1
+        # The servicer's method is an async generator (typed as an iterator).
+        stream = cast(
+            AsyncGenerator[pb.GetObjectResponse, None],
+            self._servicer.GetObject(request, None),  # type: ignore[arg-type]
+        )
+        try:
+            first = await anext(stream)
+        except errors.CumuloError:
+            await stream.aclose()
+            raise
+        except Exception as exc:
+            await stream.aclose()
+            raise _internal("object read", exc) from None
+        if not first.HasField("header"):
+            await stream.aclose()
+            raise errors.InternalError("the node's own GetObject sent no header")
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                if first.HasField("chunk"):
+                    yield first.chunk.data
+                async for message in stream:
+                    yield message.chunk.data
+            except errors.CumuloError:
+                raise
+            except Exception as exc:
+                raise _internal("object read", exc) from None
+            finally:
+                await stream.aclose()
+
+        return first.header, body()
+
+
 class LocalIndexStub:
     """``ContainerServerService`` calls answered by this node's index servicer.
 
@@ -115,9 +172,10 @@ class LocalNode:
     address: str
     session: LocalSession
     index: LocalIndexStub
+    reader: LocalReader
 
     @classmethod
     def of(
         cls, address: str, objects: ObjectServerServicer, index: ContainerServerServicer
     ) -> LocalNode:
-        return cls(address, LocalSession(objects), LocalIndexStub(index))
+        return cls(address, LocalSession(objects), LocalIndexStub(index), LocalReader(objects))

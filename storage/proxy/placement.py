@@ -73,6 +73,13 @@ class NodePool:
             self._clients[address] = client
         return client
 
+    def reader(self, address: str) -> Any:
+        """What serves streamed reads (``get_object``) of ``address``: its client, or
+        the local node's in-process reader."""
+        if self.local is not None and address == self.local.address:
+            return self.local.reader
+        return self.client(address)
+
     def is_local(self, address: str) -> bool:
         return self.local is not None and address == self.local.address
 

@@ -388,7 +388,7 @@ class ReplicaIO:
         self, loc: Location, start: int | None, end: int | None
     ) -> Callable[[Device], Awaitable[tuple[spb.GetObjectHeader, AsyncIterator[bytes]]]]:
         async def stream(device: Device) -> tuple[spb.GetObjectHeader, AsyncIterator[bytes]]:
-            return await self.pool.client(device.server).get_object(loc, start, end)
+            return await self.pool.reader(device.server).get_object(loc, start, end)
 
         return stream
 

@@ -145,6 +145,24 @@ def test_own_replicas_and_index_shards_are_called_in_process(cloud: Cloud) -> No
         assert calls_after - calls_before >= 5
 
 
+def test_streamed_reads_of_own_replicas_stay_in_process(cloud: Cloud) -> None:
+    container = _name()
+    big = os.urandom(2 * SEGMENT_SIZE + 4321)  # segments, each read as a stream
+    before = [n.reader.streams for n in cloud.locals()]
+    with cloud.admin() as admin:
+        admin.objects.create_container(container)
+        admin.objects.put_object(container, "big", iter([big]))
+        for _ in range(3):  # round robin: each node's API serves one read
+            assert admin.objects.read_object(container, "big") == big
+        start, end = SEGMENT_SIZE - 100, SEGMENT_SIZE + 200  # across two segments
+        ranged = b"".join(admin.objects.get_object(container, "big", range=(start, end)).chunks)
+        assert ranged == big[start:end]
+        with pytest.raises(errors.NotFound):
+            admin.objects.read_object(container, "missing-big")
+    after = [n.reader.streams for n in cloud.locals()]
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+
+
 def test_a_node_down_leaves_the_others_serving(tmp_path: Path) -> None:
     cloud = _start(tmp_path)
     try:
