@@ -74,6 +74,48 @@ async def _pieces(body: Body, chunk_size: int) -> AsyncIterator[bytes]:
             yield piece
 
 
+async def put_requests(
+    location: Location,
+    timestamp: str,
+    body: Body,
+    *,
+    content_type: str = "",
+    metadata: Mapping[str, str] | None = None,
+    chunk_size: int = 0,
+    compute_sha256: bool = False,
+    expected_size: int | None = None,
+    expected_md5: str = "",
+    send_checksums: bool = True,
+    commit: bool = True,
+) -> AsyncIterator[pb.PutObjectRequest]:
+    """The ``PutObject`` messages of an upload: the header, chunk-sized pieces each with
+    its XXH3 (unless not ``send_checksums``), and the commit (unless not ``commit``).
+    The header rides on the first chunk and the commit on the last one when the body
+    is in memory, so a small object is a single message."""
+    header = pb.PutObjectHeader(
+        location=location.message(),
+        timestamp=timestamp,
+        content_type=content_type,
+        metadata=dict(metadata or {}),
+        chunk_size=chunk_size,
+        compute_sha256=compute_sha256,
+        expected_md5=expected_md5,
+    )
+    if expected_size is not None:
+        header.expected_size = expected_size
+    message = pb.PutObjectRequest(header=header)
+    async for piece in _pieces(body, chunk_size or DEFAULT_CHUNK_SIZE):
+        if message.HasField("chunk"):
+            yield message
+            message = pb.PutObjectRequest()
+        message.chunk.data = piece
+        if send_checksums and piece:
+            message.chunk.xxh3 = xxh3_of(piece)
+    if commit:
+        message.commit.SetInParent()
+    yield message
+
+
 class ObjectServerClient:
     """Calls to one object server.  Close it (or ``async with``) when done."""
 
@@ -113,53 +155,16 @@ class ObjectServerClient:
         return ObjectServerSession(self)
 
     async def put_object(
-        self,
-        location: Location,
-        timestamp: str,
-        body: Body,
-        *,
-        content_type: str = "",
-        metadata: Mapping[str, str] | None = None,
-        chunk_size: int = 0,
-        compute_sha256: bool = False,
-        expected_size: int | None = None,
-        expected_md5: str = "",
-        send_checksums: bool = True,
-        commit: bool = True,
+        self, location: Location, timestamp: str, body: Body, **options: Any
     ) -> pb.ObjectMetadata:
         """Upload ``body`` (bytes or an iterable of pieces) and return the stored metadata.
 
-        ``commit=False`` ends the stream without its commit message (for tests of
-        what an interrupted upload leaves: nothing)."""
-        header = pb.PutObjectHeader(
-            location=location.message(),
-            timestamp=timestamp,
-            content_type=content_type,
-            metadata=dict(metadata or {}),
-            chunk_size=chunk_size,
-            compute_sha256=compute_sha256,
-            expected_md5=expected_md5,
-        )
-        if expected_size is not None:
-            header.expected_size = expected_size
-
-        async def requests() -> AsyncIterator[pb.PutObjectRequest]:
-            # The header rides on the first chunk and the commit on the last one
-            # when the body is in memory: a small object is a single message.
-            message = pb.PutObjectRequest(header=header)
-            async for piece in _pieces(body, chunk_size or DEFAULT_CHUNK_SIZE):
-                if message.HasField("chunk"):
-                    yield message
-                    message = pb.PutObjectRequest()
-                message.chunk.data = piece
-                if send_checksums and piece:
-                    message.chunk.xxh3 = xxh3_of(piece)
-            if commit:
-                message.commit.SetInParent()
-            yield message
-
+        ``options`` are :func:`put_requests`'s (content type, metadata, expected size
+        and MD5, ...); ``commit=False`` ends the stream without its commit message (for
+        tests of what an interrupted upload leaves: nothing)."""
+        requests = put_requests(location, timestamp, body, **options)
         try:
-            response = await self.stub.PutObject(requests(), metadata=self.metadata)
+            response = await self.stub.PutObject(requests, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
         return response.object

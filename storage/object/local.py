@@ -11,14 +11,14 @@ local disk and a PUT sends two of its three copies over the network.
 :class:`LocalNode` is what :class:`storage.proxy.placement.NodePool` takes: the
 node's address in the ring (the pool answers calls to that address with these
 objects), a :class:`LocalSession` with the same methods as
-:class:`~storage.object.client.ObjectServerSession`, a :class:`LocalReader` for
-streamed reads (``get_object`` as on the client), and a :class:`LocalIndexStub`
-with the same calls as the ``ContainerServerService`` stub.  Streamed writes of
-large objects still go over gRPC to the node itself.  Errors keep their
-remote shapes: a session request raises its ``cumulo.errors`` failure, an index
-call raises :class:`~cumulo.rpc.status.LocalCallError` (a ``grpc.RpcError``), so
-the proxy's error handling, failover and quorum logic are the same code for local
-and remote replicas.  Requests go through the same validation as remote ones
+:class:`~storage.object.client.ObjectServerSession`, :class:`LocalStreams` for
+streamed writes and reads (``put_object``, ``get_object`` as on the client), and a
+:class:`LocalIndexStub` with the same calls as the ``ContainerServerService`` stub.
+Errors keep their remote shapes: a session request or a stream raises its
+``cumulo.errors`` failure, an index call raises
+:class:`~cumulo.rpc.status.LocalCallError` (a ``grpc.RpcError``), so the proxy's
+error handling, failover and quorum logic are the same code for local and remote
+replicas.  Requests go through the same validation as remote ones
 (the servicers' own methods); only the transport is skipped.
 """
 
@@ -34,7 +34,7 @@ from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.rpc.status import LocalCallError
 from storage.container.server import ContainerServerServicer
-from storage.object.client import Location, SessionCalls
+from storage.object.client import Body, Location, SessionCalls, put_requests
 from storage.object.server import ObjectServerServicer
 
 log = logging.getLogger("cumulo.storage.object.local")
@@ -78,16 +78,32 @@ class LocalSession(SessionCalls):
         """Nothing to end (the pool calls it on every session at shutdown)."""
 
 
-class LocalReader:
-    """Streamed reads (``GetObject``) served by this node's servicer, for objects past
-    what a session carries: the same ``get_object`` as
-    :class:`~storage.object.client.ObjectServerClient`, without a gRPC stream to
-    itself (whose two ends would both buffer in this process)."""
+class LocalStreams:
+    """Streamed writes and reads (``PutObject``, ``GetObject``) served by this node's
+    servicer, for objects past what a session carries: the same ``put_object`` and
+    ``get_object`` as :class:`~storage.object.client.ObjectServerClient`, without a
+    gRPC stream to itself (whose two ends would both buffer in this process)."""
 
     def __init__(self, servicer: ObjectServerServicer) -> None:
         self._servicer = servicer
         #: Streams opened (tests check that the local path was taken).
-        self.streams = 0
+        self.reads = 0
+        self.writes = 0
+
+    async def put_object(
+        self, location: Location, timestamp: str, body: Body, **options: Any
+    ) -> pb.ObjectMetadata:
+        """Store ``body`` on the local device; ``options`` as for the client's
+        ``put_object`` (content type, metadata, expected size and MD5, ...)."""
+        self.writes += 1
+        requests = put_requests(location, timestamp, body, **options)
+        try:
+            response = await self._servicer.PutObject(requests, None)  # type: ignore[arg-type]
+        except errors.CumuloError:
+            raise
+        except Exception as exc:
+            raise _internal("object write", exc) from None
+        return response.object
 
     async def get_object(
         self, location: Location, start: int | None = None, end: int | None = None
@@ -99,7 +115,7 @@ class LocalReader:
             request.range.start = start or 0
             if end is not None:
                 request.range.end = end
-        self.streams += 1
+        self.reads += 1
         # The servicer's method is an async generator (typed as an iterator).
         stream = cast(
             AsyncGenerator[pb.GetObjectResponse, None],
@@ -172,10 +188,10 @@ class LocalNode:
     address: str
     session: LocalSession
     index: LocalIndexStub
-    reader: LocalReader
+    streams: LocalStreams
 
     @classmethod
     def of(
         cls, address: str, objects: ObjectServerServicer, index: ContainerServerServicer
     ) -> LocalNode:
-        return cls(address, LocalSession(objects), LocalIndexStub(index), LocalReader(objects))
+        return cls(address, LocalSession(objects), LocalIndexStub(index), LocalStreams(objects))

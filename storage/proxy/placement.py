@@ -73,11 +73,11 @@ class NodePool:
             self._clients[address] = client
         return client
 
-    def reader(self, address: str) -> Any:
-        """What serves streamed reads (``get_object``) of ``address``: its client, or
-        the local node's in-process reader."""
+    def streams(self, address: str) -> Any:
+        """What serves streamed writes and reads (``put_object``, ``get_object``) of
+        ``address``: its client, or the local node's in-process streams."""
         if self.local is not None and address == self.local.address:
-            return self.local.reader
+            return self.local.streams
         return self.client(address)
 
     def is_local(self, address: str) -> bool:

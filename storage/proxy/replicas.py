@@ -295,7 +295,7 @@ class ReplicaIO:
         sha = hashlib.sha256() if expected_sha256 else None
 
         async def replica(device: Device, feed: _Feed) -> spb.ObjectMetadata:
-            client = self.pool.client(device.server)
+            client = self.pool.streams(device.server)
             try:
                 return await client.put_object(
                     Location(device.device, part, account, container, name),
@@ -388,7 +388,7 @@ class ReplicaIO:
         self, loc: Location, start: int | None, end: int | None
     ) -> Callable[[Device], Awaitable[tuple[spb.GetObjectHeader, AsyncIterator[bytes]]]]:
         async def stream(device: Device) -> tuple[spb.GetObjectHeader, AsyncIterator[bytes]]:
-            return await self.pool.reader(device.server).get_object(loc, start, end)
+            return await self.pool.streams(device.server).get_object(loc, start, end)
 
         return stream
 

@@ -145,10 +145,10 @@ def test_own_replicas_and_index_shards_are_called_in_process(cloud: Cloud) -> No
         assert calls_after - calls_before >= 5
 
 
-def test_streamed_reads_of_own_replicas_stay_in_process(cloud: Cloud) -> None:
+def test_streamed_writes_and_reads_of_own_replicas_stay_in_process(cloud: Cloud) -> None:
     container = _name()
-    big = os.urandom(2 * SEGMENT_SIZE + 4321)  # segments, each read as a stream
-    before = [n.reader.streams for n in cloud.locals()]
+    big = os.urandom(2 * SEGMENT_SIZE + 4321)  # segments, each written and read as a stream
+    before = [(n.streams.writes, n.streams.reads) for n in cloud.locals()]
     with cloud.admin() as admin:
         admin.objects.create_container(container)
         admin.objects.put_object(container, "big", iter([big]))
@@ -159,8 +159,12 @@ def test_streamed_reads_of_own_replicas_stay_in_process(cloud: Cloud) -> None:
         assert ranged == big[start:end]
         with pytest.raises(errors.NotFound):
             admin.objects.read_object(container, "missing-big")
-    after = [n.reader.streams for n in cloud.locals()]
-    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+    after = [(n.streams.writes, n.streams.reads) for n in cloud.locals()]
+    # The node whose API took the upload wrote its own copy of each of the 3 segments
+    # in-process (its peers got theirs over gRPC); every node's API read its own.
+    written = [w - wb for (w, _), (wb, _) in zip(after, before, strict=True)]
+    assert sorted(written) == [0, 0, 3], (before, after)
+    assert all(r > rb for (_, r), (_, rb) in zip(after, before, strict=True)), (before, after)
 
 
 def test_a_node_down_leaves_the_others_serving(tmp_path: Path) -> None:

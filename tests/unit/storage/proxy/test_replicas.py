@@ -160,7 +160,7 @@ class FakeStreamingNodes(FakeNodes):
     def __init__(self, broken: set[str]) -> None:
         super().__init__({})
         self.broken = broken
-        self.streams: list[tuple[str, int]] = []
+        self.opened: list[tuple[str, int]] = []
 
     def session(self, address: str) -> Any:
         class Session:
@@ -181,7 +181,7 @@ class FakeStreamingNodes(FakeNodes):
             async def get_object(self, location: Any, start: Any, end: Any) -> Any:
                 first = start or 0
                 last = len(BIG) if end is None else end
-                nodes.streams.append((address, first))
+                nodes.opened.append((address, first))
                 header = spb.GetObjectHeader(
                     object=spb.ObjectMetadata(timestamp=VERSION, size=len(BIG)),
                     start=first,
@@ -210,5 +210,5 @@ def test_a_get_resumes_on_another_replica_when_its_node_fails(ring: Ring) -> Non
         return b"".join([piece async for piece in body])
 
     assert asyncio.run(run()) == BIG
-    assert pool.streams[0] == (first, 0)
-    assert pool.streams[-1][0] != first and pool.streams[-1][1] == 1 << 20  # resumed there
+    assert pool.opened[0] == (first, 0)
+    assert pool.opened[-1][0] != first and pool.opened[-1][1] == 1 << 20  # resumed there
