@@ -162,9 +162,17 @@ phase.stored = {}  # type: ignore[attr-defined]
 phase.unary = False  # type: ignore[attr-defined]
 
 
-async def run(
-    proxy: str, token: str, seconds: float, small_only: bool = False
-) -> list[dict[str, Any]]:
+#: The phases in the order they run: (name, kind, object size, concurrency).
+#: A GET phase reads the objects its PUT phase wrote, so it needs that phase.
+PHASES = (
+    ("put-4k", "put", 4096, 32),
+    ("get-4k", "get", 4096, 32),
+    ("put-1m", "put", 1 << 20, 8),
+    ("get-1m", "get", 1 << 20, 8),
+)
+
+
+async def run(proxy: str, token: str, seconds: float, phases: set[str]) -> list[dict[str, Any]]:
     channel = aio_channel(
         proxy,
         PLAINTEXT,
@@ -179,13 +187,8 @@ async def run(
         pb.CreateContainerRequest(name="bench", exist_ok=True), metadata=metadata
     )
     results = []
-    for kind, size, concurrency in (
-        ("put", 4096, 32),
-        ("get", 4096, 32),
-        ("put", 1 << 20, 8),
-        ("get", 1 << 20, 8),
-    ):
-        if small_only and size > 4096:
+    for name, kind, size, concurrency in PHASES:
+        if name not in phases:
             continue
         results.append(await phase(stub, metadata, kind, size, concurrency, seconds))
     await channel.close()
@@ -215,7 +218,18 @@ def main() -> None:
     parser.add_argument(
         "--small-only", action="store_true", help="only the 4 KiB phases (skip 1 MiB)"
     )
+    parser.add_argument(
+        "--phases",
+        default=",".join(name for name, *_ in PHASES),
+        help="comma-separated phases to run, of: %(default)s (a get phase needs its put phase)",
+    )
     options = parser.parse_args()
+    phases = set(options.phases.split(","))
+    if options.small_only:
+        phases -= {"put-1m", "get-1m"}
+    unknown = phases - {name for name, *_ in PHASES}
+    if unknown:
+        parser.error(f"unknown phases {sorted(unknown)}; choose from {[n for n, *_ in PHASES]}")
     phase.unary = options.unary  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
@@ -242,7 +256,7 @@ def main() -> None:
             with Client(endpoints["controller"], timeout=10) as client:
                 token = client.identity.login("admin", password, "admin").token
             api = ",".join(endpoints["object-proxy"].split(",")[: options.api_servers or None])
-            results = asyncio.run(run(api, token, options.seconds, options.small_only))
+            results = asyncio.run(run(api, token, options.seconds, phases))
         finally:
             cumulo(env, "down")
     print(

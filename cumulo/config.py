@@ -194,6 +194,10 @@ class StorageConfig:
     #: ``syncfs`` of the device, renames, ``syncfs`` (docs/object-server.md).  Turn
     #: off when a device shares its file system with unrelated busy writers.
     group_commit: bool = True
+    #: Write the aligned bulk of objects over 256 KiB with ``O_DIRECT``, past the
+    #: page cache (still fsynced before acknowledging); file systems without direct
+    #: I/O fall back to buffered writes by themselves (docs/object-server.md).
+    direct_io: bool = True
     #: Address the object proxy (``cumulo-object-proxy``) listens on.  ``cumulo up``
     #: has no proxy process: its storage node N serves the object API on this port
     #: plus N - 1 (port 0: a free port each).

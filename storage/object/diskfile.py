@@ -66,6 +66,13 @@ from typing import Any
 
 from cumulo import errors
 from storage import names
+from storage.object.directio import (
+    ALIGNMENT,
+    DIRECT_MIN_BYTES,
+    AlignedBuffers,
+    DirectIOUnsupported,
+    write_direct,
+)
 from storage.object.groupsync import (
     GROUP_COMMIT_MAX_BYTES,
     GroupCommitter,
@@ -270,6 +277,7 @@ class DiskDevice:
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         group_commit: bool = True,
+        direct_io: bool = True,
     ) -> None:
         self.path = str(path)
         self.name = os.path.basename(self.path.rstrip("/"))
@@ -291,6 +299,9 @@ class DiskDevice:
             if group_commit and syncfs_available()
             else None
         )
+        #: Aligned buffers for direct writes of large objects (directio.py); None:
+        #: every write is buffered (turned off, or the file system refused O_DIRECT).
+        self.direct: AlignedBuffers | None = AlignedBuffers(self.chunk_size) if direct_io else None
 
     # -- ownership and housekeeping ---------------------------------------------------
 
@@ -392,6 +403,12 @@ class DiskDevice:
             return
         for parent in sorted({os.path.dirname(d) for d in created}, reverse=True):
             fsync_dir(parent)
+
+    def direct_unsupported(self, exc: OSError) -> None:
+        """Turn direct writes off for good: the device's file system refused them."""
+        if self.direct is not None:
+            self.direct = None
+            log.info("device %s: no direct I/O (%s); large writes stay buffered", self.name, exc)
 
     def _new_temp(self) -> tuple[int, str]:
         # A random prefix per device object and a counter: unique without a
@@ -777,6 +794,8 @@ class DiskWriter:
         self._fd = -1
         self._temp_path = ""
         self._state = "open"
+        #: Bytes written to the temporary file so far.
+        self._offset = 0
 
     @property
     def bytes_written(self) -> int:
@@ -800,20 +819,44 @@ class DiskWriter:
             self._pending_bytes += len(data)
             if self._pending_bytes >= self._chunk_size:
                 with device_errors(self._device.name):
-                    self._flush([])
+                    self._flush([], final=False)
         except BaseException:
             self.abort()
             raise
 
-    def _flush(self, tail: list[bytes], *, check: bool = True) -> None:
+    def _flush(self, tail: list[bytes], *, check: bool = True, final: bool = True) -> None:
+        """Write what is pending, then ``tail``.  Not ``final`` (a chunk is full,
+        more will come): an unaligned rest after a direct write stays pending, so
+        the next chunk starts at an aligned offset too."""
         if self._fd < 0:
             if check:
                 # First bytes to disk: refuse a stale write before it costs a big upload.
                 self._device.check_newer(self._partition, self._name, self._timestamp)
             self._fd, self._temp_path = self._device._new_temp()
-        _write_all(self._fd, [*self._pending, *tail])
+        if self._write_direct() and not final:
+            return
+        buffers = [*self._pending, *tail]
+        _write_all(self._fd, buffers)
+        self._offset += sum(len(b) for b in buffers)
         self._pending = []
         self._pending_bytes = 0
+
+    def _write_direct(self) -> bool:
+        """Write the aligned bulk of what is pending past the page cache, if large
+        enough (directio.py), and say whether it did; the unaligned rest stays pending."""
+        buffers = self._device.direct
+        length = self._pending_bytes - self._pending_bytes % ALIGNMENT
+        if buffers is None or length < DIRECT_MIN_BYTES or self._offset % ALIGNMENT:
+            return False
+        try:
+            rest = write_direct(self._fd, self._pending, length, buffers)
+        except DirectIOUnsupported as exc:
+            self._device.direct_unsupported(exc)
+            return False
+        self._offset += length
+        self._pending = [rest] if rest else []
+        self._pending_bytes = len(rest)
+        return True
 
     @property
     def _grouped(self) -> bool:

@@ -100,6 +100,7 @@ def open_devices(
     threads_per_device: int,
     create: bool = False,
     group_commit: bool = True,
+    direct_io: bool = True,
 ) -> dict[str, DeviceSlot]:
     """Open, lock and clean every device under ``root`` (or only ``names``).
 
@@ -133,7 +134,9 @@ def open_devices(
             path = root / name
             if not path.is_dir():
                 raise errors.NotFound(f"device {path} does not exist", hint="is the disk mounted?")
-            device = DiskDevice(path, chunk_size=chunk_size, group_commit=group_commit)
+            device = DiskDevice(
+                path, chunk_size=chunk_size, group_commit=group_commit, direct_io=direct_io
+            )
             device.lock()
             slots[name] = DeviceSlot(
                 device, ThreadPoolExecutor(threads_per_device, thread_name_prefix=f"dev-{name}")
@@ -296,6 +299,7 @@ async def serve(
         threads_per_device=config.storage.threads_per_device,
         create=create,
         group_commit=config.storage.group_commit,
+        direct_io=config.storage.direct_io,
     )
     try:
         running = await start_object_server(
