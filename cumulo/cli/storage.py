@@ -2,9 +2,9 @@
 
 ``status`` shows each device's last replication and audit pass; ``replicate`` and
 ``audit`` run a pass now and wait for it; ``reap`` runs each node's segment reaper
-now (docs/object-store.md, "Orphaned segments") and shows what it did.  Nodes are ``--node HOST:PORT``
-(repeatable), else the local cloud's storage nodes; the storage credential is
-``--credential-file``, else the local cloud's (docs/replication.md).
+now (docs/object-store.md, "Orphaned segments") and shows what it did.  Nodes are
+``--node HOST:PORT`` (repeatable), else the local cloud's storage nodes; the storage
+credential is ``--credential-file``, else the local cloud's (docs/replication.md).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ are ``run_once`` for operators and tests (the ``RunReplication`` / ``RunAudit``
 RPCs).  The node's :class:`~storage.replication.reaper.SegmentReaper` (one per node,
 not per device: it judges groups of segments spread over the devices) runs every
 ``segment_reap_interval`` seconds when enabled; :meth:`Daemons.reap_now` is its
-run-now (the ``RunSegmentReap`` RPC).  A pass that fails is logged and retried at the next interval; nothing
-here stops the object server.
+run-now (the ``RunSegmentReap`` RPC).  A pass that fails is logged and retried at
+the next interval; nothing here stops the object server.
 
 Lifecycle: build with the server's device slots, :meth:`bind` the server's bound
 port once listening (the ring names devices by ``ip:port``), :meth:`start` the

@@ -222,7 +222,9 @@ class SegmentReaper:
         if verdict is not Verdict.ORPHAN:
             return
         try:
-            await replicas.delete(entry.name.account, SEGMENTS, entry.name.object, self.clock.next())
+            await replicas.delete(
+                entry.name.account, SEGMENTS, entry.name.object, self.clock.next()
+            )
         except errors.CumuloError as exc:
             stats.errors += 1
             log.warning("reaper: could not delete segment %s: %s", entry.name.path, exc)

@@ -34,7 +34,8 @@ def test_owner_marks_that_are_incomplete_or_do_not_match_are_refused() -> None:
     marks = owner_marks("photos", "y" * 600)
     digest = digest_of("photos", "y" * 600)
     assert owner_of(marks, digest_of("photos", "other")) is None
-    assert owner_of({k: v for k, v in marks.items() if k != f"{OWNER_OBJECT_KEY}.1"}, digest) is None
+    missing = {k: v for k, v in marks.items() if k != f"{OWNER_OBJECT_KEY}.1"}
+    assert owner_of(missing, digest) is None
     assert owner_of({**marks, OWNER_PIECES_KEY: "2"}, digest) is None
     assert owner_of({**marks, OWNER_PIECES_KEY: "x"}, digest) is None
     assert owner_of({}, digest) is None
@@ -46,7 +47,8 @@ def test_segment_names_parse_back() -> None:
     assert parsed is not None
     assert parsed.index == 7 and parsed.version == VERSION
     assert parsed.group == group_prefix("photos", "cat.jpg", VERSION)
-    for other in ("cat.jpg", f"{digest_of('a', 'b')}/{VERSION}/7", f"{digest_of('a', 'b')}/x/00000001"):
+    digest = digest_of("a", "b")
+    for other in ("cat.jpg", f"{digest}/{VERSION}/7", f"{digest}/x/00000001"):
         assert SegmentName.parse(other) is None
 
 
