@@ -35,7 +35,8 @@ from tests.helpers.objectstore import CREDENTIAL, Cluster
 from tests.helpers.servers import BackgroundLoop
 
 SEGMENT_SIZE = 512 * 1024
-REAP_AGE = 4.0
+#: Long enough for every upload here to finish within half of it on a loaded machine.
+REAP_AGE = 6.0
 
 
 class Cloud:
@@ -271,8 +272,10 @@ def test_a_slow_upload_cannot_write_a_manifest_for_reaped_segments(cloud: Cloud)
     thread.start()
     try:
         assert paused.wait(30)
-        time.sleep(0.5)  # the proxy has the bytes before the pause: two segments
-        written = cloud.segments()
+        # The proxy has the bytes sent before the pause: two whole segments.
+        deadline = time.monotonic() + 20
+        while len(written := cloud.segments()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(written) == 2
         _wait_until_old(written)
         passes = cloud.reap()
