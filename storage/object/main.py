@@ -261,6 +261,7 @@ def replication_settings(config: Config) -> ReplicationSettings:
         audit_files_per_second=storage.audit_files_per_second,
         segment_reap_enabled=storage.segment_reap_enabled,
         segment_reap_interval=storage.segment_reap_interval,
+        segment_reap_files_per_second=storage.segment_reap_files_per_second,
         segment_reap_age=storage.segment_reap_age,
     )
 

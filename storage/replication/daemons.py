@@ -63,7 +63,8 @@ class ReplicationSettings:
     audit_bytes_per_second: float = 10 << 20
     audit_files_per_second: float = 20.0
     segment_reap_enabled: bool = True
-    segment_reap_interval: float = 3600.0
+    segment_reap_interval: float = 86400.0
+    segment_reap_files_per_second: float = 200.0
     segment_reap_age: float = 24 * 3600.0
 
 
@@ -104,6 +105,7 @@ class Daemons:
             self.ring,
             credential,
             reap_age=settings.segment_reap_age,
+            files_per_second=settings.segment_reap_files_per_second,
             node_timeout=settings.node_timeout,
             tls=tls,
         )
@@ -247,7 +249,7 @@ class Daemons:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.reaper.run_pass()
+                await self.reaper.run_pass(limited=True)
             except errors.Conflict as exc:
                 log.warning("segment reaper pass skipped: %s", exc)
             except Exception:

@@ -54,6 +54,9 @@ from storage.timestamp import TICKS_PER_SECOND, Timestamp
 
 log = logging.getLogger("cumulo.storage.reaper")
 
+#: How a limited pass waits between partitions (a seam for tests).
+_pause = asyncio.sleep
+
 
 class Verdict(Enum):
     """What a pass decided about one group of segments."""
@@ -73,6 +76,8 @@ class ReapStats:
     seconds: float = 0.0
     #: Partitions walked (those whose first primary is one of this node's devices).
     partitions: int = 0
+    #: Objects whose footers were read to find the segments (every object there).
+    objects_read: int = 0
     #: Live segments found in them.
     segments_examined: int = 0
     #: Distinct groups (uploads) those segments belong to, and how each was judged.
@@ -95,7 +100,8 @@ class ReapStats:
 
     def summary(self) -> str:
         return (
-            f"segment reaper pass: {self.partitions} partitions, {self.segments_examined} "
+            f"segment reaper pass: {self.partitions} partitions, {self.objects_read} objects "
+            f"read, {self.segments_examined} "
             f"segments in {self.groups_examined} groups ({self.groups_too_young} too young, "
             f"{self.groups_referenced} referenced, {self.groups_orphaned} orphaned, "
             f"{self.groups_unmarked} unmarked, {self.groups_unverified} unverified), "
@@ -113,13 +119,16 @@ def referenced(version: str, answers: list[spb.HeadObjectResponse | None]) -> bo
     )
 
 
-def _segments(device: DiskDevice, partition: int) -> list[PartitionEntry]:
-    """The live segments of one partition (blocking: the device's thread pool)."""
-    return [
-        entry
-        for entry in device.list_partition(partition)
-        if entry.name.container == SEGMENTS and not entry.deleted
-    ]
+def _segments(device: DiskDevice, partition: int) -> tuple[list[PartitionEntry], int]:
+    """The live segments of one partition and how many objects were read to find
+    them (blocking: the device's thread pool)."""
+    found: list[PartitionEntry] = []
+    walked = 0
+    for entry in device.list_partition(partition):
+        walked += 1
+        if entry.name.container == SEGMENTS and not entry.deleted:
+            found.append(entry)
+    return found, walked
 
 
 class _Clock:
@@ -145,6 +154,7 @@ class SegmentReaper:
         *,
         reap_age: float,
         node_timeout: float,
+        files_per_second: float = 0.0,
         tls: Tls = PLAINTEXT,
         now: Callable[[], float] = time.time,
     ) -> None:
@@ -158,6 +168,8 @@ class SegmentReaper:
         }
         self.ring = ring
         self.reap_age = reap_age
+        #: Objects read per second by a limited pass (0: no limit).
+        self.files_per_second = files_per_second
         self.node_timeout = node_timeout
         self.pool = NodePool(credential, tls=tls)
         self.now = now
@@ -168,11 +180,14 @@ class SegmentReaper:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def run_pass(self) -> ReapStats:
+    async def run_pass(self, *, limited: bool = False) -> ReapStats:
         """Judge every segment group this node is responsible for; delete the orphans.
 
-        Waits for a running pass first.  Raises Conflict (RING_NOT_LOADED /
-        RING_IP_REQUIRED) before doing anything if the ring cannot be used."""
+        A ``limited`` pass (the background one) reads at most ``files_per_second``
+        objects per second on average, pausing after each partition, so the walk
+        does not compete with clients for the disks.  Waits for a running pass first.
+        Raises Conflict (RING_NOT_LOADED / RING_IP_REQUIRED) before doing anything if
+        the ring cannot be used."""
         async with self.lock:
             ring = self.ring.ring()
             replicas = ReplicaIO(ring, self.pool, self.node_timeout)
@@ -188,13 +203,18 @@ class SegmentReaper:
                         continue  # another node's (or a handoff copy: replication moves it)
                     stats.partitions += 1
                     try:
-                        found = await asyncio.wrap_future(slot.submit(_segments, device, part))
+                        found, walked = await asyncio.wrap_future(
+                            slot.submit(_segments, device, part)
+                        )
                     except Exception as exc:
                         stats.errors += 1
                         log.warning("reaper: partition %d of %s unreadable: %s", part, name, exc)
                         continue
+                    stats.objects_read += walked
                     for entry in found:
                         await self._segment(slot, part, entry, replicas, verdicts, stats)
+                    if limited and self.files_per_second > 0:
+                        await _pause(walked / self.files_per_second)
             stats.seconds = time.monotonic() - begun
             self.last = stats
             log.info("%s", stats.summary())

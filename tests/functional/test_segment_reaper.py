@@ -301,3 +301,36 @@ def test_run_now_and_status_through_the_sdk(cloud: Cloud) -> None:
         after = node.status()
         assert after.HasField("last_segment_reap") and not after.reaping
         assert after.last_segment_reap.partitions == done.partitions
+
+
+def test_a_background_pass_reads_at_the_configured_rate(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background pass pauses after each partition for the objects it read there
+    (files_per_second); a pass asked for by an operator does not pause."""
+    from storage.replication import reaper as reaper_module
+
+    data = random.Random(9).randbytes(3 * SEGMENT_SIZE)
+    with cloud.client() as client:
+        client.objects.create_container("c")
+        client.objects.put_object("c", "paced", iter([data]))
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(reaper_module, "_pause", pause)
+    walked = 0
+    for n in range(3):
+        reaper = cloud.cluster.daemons(n).reaper
+        monkeypatch.setattr(reaper, "files_per_second", 4.0)
+        stats = cloud.loop.run(reaper.run_pass(limited=True))
+        walked += stats.objects_read
+    # 3 segments + the manifest, 3 replicas each: every node reads only the partitions
+    # it judges, so the objects read over the nodes add up to at least the 3 segments.
+    assert walked >= 3
+    assert pauses and sum(pauses) == pytest.approx(walked / 4.0)
+    pauses.clear()
+    for n in range(3):
+        cloud.loop.run(cloud.cluster.daemons(n).reaper.run_pass())
+    assert pauses == []
