@@ -246,6 +246,22 @@ class StorageConfig:
     audit_bytes_per_second: int = 10 << 20
     #: Files per second the auditor checks per device (0 means no limit).
     audit_files_per_second: float = 20.0
+    #: Run the segment reaper in each object server: it deletes large-object segments
+    #: no manifest references (uploads whose proxy died, replaced objects whose old
+    #: segments a dead proxy never deleted); docs/object-store.md, "Orphaned segments".
+    segment_reap_enabled: bool = True
+    #: Seconds between the end of one segment-reaper pass and the next.  A pass
+    #: reads the footer of every object in the partitions the node judges, so it
+    #: runs daily: orphans are rare (a proxy dying mid-upload) and not urgent.
+    segment_reap_interval: float = 86400.0
+    #: Objects per second a background reaper pass reads, per node (0 means no
+    #: limit; a pass asked for with ``cumulo storage reap`` is not limited).
+    segment_reap_files_per_second: float = 200.0
+    #: Seconds after its upload began (the version in its name) before an unreferenced
+    #: segment may be reaped; proxies refuse to finish an upload older than half of
+    #: this (DEADLINE_EXCEEDED, reason UPLOAD_TOO_SLOW).  Must be the same on every
+    #: proxy and storage node.
+    segment_reap_age: float = 24 * 3600.0
 
 
 @dataclass

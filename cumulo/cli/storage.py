@@ -1,9 +1,10 @@
-"""``cumulo storage ...``: the storage nodes' replicator and auditor, for operators.
+"""``cumulo storage ...``: the storage nodes' replicator, auditor and segment reaper.
 
 ``status`` shows each device's last replication and audit pass; ``replicate`` and
-``audit`` run a pass now and wait for it.  Nodes are ``--node HOST:PORT``
-(repeatable), else the local cloud's storage nodes; the storage credential is
-``--credential-file``, else the local cloud's (docs/replication.md).
+``audit`` run a pass now and wait for it; ``reap`` runs each node's segment reaper
+now (docs/object-store.md, "Orphaned segments") and shows what it did.  Nodes are
+``--node HOST:PORT`` (repeatable), else the local cloud's storage nodes; the storage
+credential is ``--credential-file``, else the local cloud's (docs/replication.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         ("status", "each device's last replication and audit pass", run_status),
         ("replicate", "run a replication pass now on every device and wait", run_replicate),
         ("audit", "run an audit pass now (not rate-limited) and wait", run_audit),
+        ("reap", "delete orphaned large-object segments now and wait", run_reap),
     ):
         parser = sub.add_parser(verb, help=helptext)
         parser.add_argument(
@@ -44,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         parser.add_argument(
             "--credential-file", type=Path, help="the cluster's storage credential file"
         )
-        if verb != "status":
+        if verb in ("replicate", "audit"):
             parser.add_argument(
                 "--device", action="append", default=[], help="only this device (repeatable)"
             )
@@ -189,3 +191,50 @@ def run_audit(args: argparse.Namespace) -> int:
         if quarantined:
             print(f"{quarantined} damaged copies quarantined; replication restores them")
     return 0
+
+
+def run_reap(args: argparse.Namespace) -> int:
+    nodes, credential = _targets(args)
+    rows, dumped, failures = [], [], 0
+    for name, address in nodes:
+        if not args.json:
+            print(f"reaping segments on {name} ...", flush=True)
+        with StorageNodeAdmin(address, credential) as node:
+            done = node.reap_segments().reap
+        dumped.append({"node": name, **message_to_dict(done)})
+        failures += done.errors
+        rows.append(
+            (
+                name,
+                f"{done.seconds:.2f}s",
+                done.segments_examined,
+                done.groups_examined,
+                done.groups_too_young,
+                done.groups_referenced,
+                done.groups_unmarked + done.groups_unverified,
+                done.segments_deleted,
+                done.bytes_freed,
+                done.errors,
+            )
+        )
+    if args.json:
+        print_json({"nodes": dumped})
+    else:
+        print_table(
+            rows,
+            [
+                "node",
+                "took",
+                "segments",
+                "groups",
+                "too young",
+                "referenced",
+                "kept unsure",
+                "deleted",
+                "bytes freed",
+                "errors",
+            ],
+        )
+        if failures:
+            print("some checks or deletes failed; they are retried at the next pass (see logs)")
+    return 1 if failures else 0

@@ -1,4 +1,4 @@
-"""Operator calls to storage nodes: replication and audit status, passes on demand.
+"""Operator calls to storage nodes: replication, audit and segment-reaper passes on demand.
 
 Object servers are not behind the cloud's tokens: they accept only holders of the
 cluster's *storage credential* (the proxies' and replicators' shared secret), so
@@ -71,6 +71,10 @@ class StorageNodeAdmin:
     def audit(self, devices: list[str] | None = None) -> rpb.RunAuditResponse:
         """Run an unthrottled audit pass now on ``devices`` (all when empty); wait for it."""
         return self._call(self._stub.RunAudit, rpb.RunAuditRequest(devices=devices or []))  # type: ignore[no-any-return]
+
+    def reap_segments(self) -> rpb.RunSegmentReapResponse:
+        """Run a segment-reaper pass on this node now; wait for it (what it did in ``.reap``)."""
+        return self._call(self._stub.RunSegmentReap, rpb.RunSegmentReapRequest())  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._channel.close()

@@ -259,6 +259,10 @@ def replication_settings(config: Config) -> ReplicationSettings:
         audit_interval=storage.audit_interval,
         audit_bytes_per_second=storage.audit_bytes_per_second,
         audit_files_per_second=storage.audit_files_per_second,
+        segment_reap_enabled=storage.segment_reap_enabled,
+        segment_reap_interval=storage.segment_reap_interval,
+        segment_reap_files_per_second=storage.segment_reap_files_per_second,
+        segment_reap_age=storage.segment_reap_age,
     )
 
 

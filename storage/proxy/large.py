@@ -29,6 +29,16 @@ Contract:
   does (it reads nothing first), and it covers a third version written between a
   large upload's read of its predecessor and its commit (an older, slower upload).
 
+Orphans and the slow-upload guard: each segment carries its object's container and
+name in reserved metadata (:func:`storage.segments.owner_marks`), so the storage nodes'
+segment reaper can find out whether a manifest references it and delete the segments
+of uploads whose proxy died (docs/object-store.md, "Orphaned segments").  The reaper
+leaves a group of segments alone until its version is ``segment_reap_age`` old; in
+return :meth:`LargeObjects.store` refuses to write another segment or the manifest once
+the version is older than :data:`UPLOAD_DEADLINE_FRACTION` of that age
+(DEADLINE_EXCEEDED, reason ``UPLOAD_TOO_SLOW``), so a manifest can never appear for
+segments the reaper may already have judged unreferenced.
+
 Which uploads become large: a header size above ``segment_size``, or an upload without
 a size that passes 1 MiB (the proxy cannot know in advance; such an object may end up
 with a single segment, which costs one extra small read per GET).
@@ -41,6 +51,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,12 +60,12 @@ from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as spb
 from storage.container.index import Row
 from storage.proxy.replicas import ReplicaIO
+from storage.segments import SEGMENTS as SEGMENTS  # re-exported: the proxy's users import it here
+from storage.segments import group_prefix, owner_marks
 from storage.timestamp import Timestamp
 
 log = logging.getLogger("cumulo.storage.proxy.large")
 
-#: The account's hidden container of segments (user container names may not start with ".cumulo-").
-SEGMENTS = ".cumulo-segments"
 RESERVED_CONTAINER_PREFIX = ".cumulo-"
 #: Metadata keys the proxy keeps for itself (user metadata may not use them).
 RESERVED_KEY_PREFIX = "cumulo."
@@ -65,6 +76,11 @@ SEGMENTS_KEY = "cumulo.segments"
 SHA256_KEY = "cumulo.sha256"
 
 Clock = Any  # an object with next() -> timestamp text
+#: An upload older than this fraction of ``segment_reap_age`` may not write another
+#: segment nor its manifest.  Half: the other half is the margin for the manifest
+#: write itself (bounded by the node timeout) and for clock skew between the proxy
+#: and the storage nodes, both far smaller than hours.
+UPLOAD_DEADLINE_FRACTION = 0.5
 #: The ETag of a large object: the MD5 of its segments' MD5s, then "-<segments>".
 _LARGE_ETAG = re.compile(r"^[0-9a-f]{32}-([1-9][0-9]{0,8})$")
 
@@ -155,14 +171,41 @@ class _Splitter:
 class LargeObjects:
     """Segmented storage of large objects; see the module docstring."""
 
-    def __init__(self, replicas: ReplicaIO, segment_size: int) -> None:
+    def __init__(
+        self, replicas: ReplicaIO, segment_size: int, reap_age: float = 24 * 3600.0
+    ) -> None:
+        """``reap_age``: ``storage.segment_reap_age``, as the storage nodes' reapers use it."""
+        if reap_age <= 0:
+            raise errors.InvalidArgument(
+                f"segment_reap_age must be positive, not {reap_age}",
+                field="storage.segment_reap_age",
+            )
         self.replicas = replicas
         self.segment_size = segment_size
+        #: Seconds after its version an upload may still write segments and its manifest.
+        self.upload_deadline = reap_age * UPLOAD_DEADLINE_FRACTION
         self._cleanups: set[asyncio.Task[None]] = set()
 
     def _prefix(self, container: str, name: str, version: str) -> str:
-        digest = hashlib.blake2b(f"{container}/{name}".encode(), digest_size=16).hexdigest()
-        return f"{digest}/{version}"
+        return group_prefix(container, name, version)
+
+    def _check_deadline(self, version: str) -> None:
+        """Refuse to go on with an upload the segment reaper may judge abandoned.
+
+        The reaper deletes an unreferenced group of segments once its version is
+        ``reap_age`` old; checking here, before every segment and before the manifest,
+        that the version is younger than half that age means a manifest write starts
+        at least ``reap_age / 2`` before any reaper could look at its segments."""
+        age = time.time() - Timestamp.parse(version).seconds
+        if age > self.upload_deadline:
+            raise errors.DeadlineExceeded(
+                f"the upload has run for {age:.0f} s; a large upload must finish within "
+                f"{self.upload_deadline:.0f} s (half of storage.segment_reap_age)",
+                field="data",
+                reason="UPLOAD_TOO_SLOW",
+                hint="upload faster, or split the object; operators can raise "
+                "storage.segment_reap_age on every proxy and storage node",
+            )
 
     async def store(
         self,
@@ -183,9 +226,11 @@ class LargeObjects:
         """Store ``body`` as segments and a manifest; return the manifest's metadata."""
         splitter = _Splitter(body, bool(expected_md5), bool(expected_sha256) or compute_sha256)
         prefix = self._prefix(container, name, version)
+        marks = owner_marks(container, name)
         segments: list[Segment] = []
         try:
             while True:
+                self._check_deadline(version)
                 segment_name = f"{prefix}/{len(segments):08d}"
                 stored = await self.replicas.put_stream(
                     account,
@@ -193,11 +238,14 @@ class LargeObjects:
                     segment_name,
                     clock.next(),
                     splitter.segment(self.segment_size),
+                    metadata=marks,
                 )
                 segments.append(Segment(segment_name, stored.size, stored.etag))
                 if not await splitter.more():
                     break
             self._check(splitter, size, expected_md5, expected_sha256)
+            # Last, right before the manifest: the check that makes the reaper safe.
+            self._check_deadline(version)
         except BaseException:
             self._forget(account, [s.name for s in segments], clock)
             raise
@@ -208,14 +256,14 @@ class LargeObjects:
         manifest = json.dumps(
             {"segments": [[s.name, s.size, s.etag] for s in segments]}, separators=(",", ":")
         ).encode()
-        marks = {
+        manifest_marks = {
             MANIFEST_KEY: "1",
             SIZE_KEY: str(splitter.total),
             ETAG_KEY: etag,
             SEGMENTS_KEY: str(len(segments)),
         }
         if splitter.sha256 is not None:
-            marks[SHA256_KEY] = splitter.sha256.hexdigest()
+            manifest_marks[SHA256_KEY] = splitter.sha256.hexdigest()
         try:
             return await self.replicas.put_small(
                 account,
@@ -224,7 +272,7 @@ class LargeObjects:
                 version,
                 manifest,
                 content_type=content_type,
-                metadata={**metadata, **marks},
+                metadata={**metadata, **manifest_marks},
             )
         except BaseException:
             self._forget(account, [s.name for s in segments], clock)

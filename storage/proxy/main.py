@@ -59,6 +59,8 @@ class ProxySettings:
     index_shards: int = 8
     node_timeout: float = 10.0
     segment_size: int = 256 << 20
+    #: The storage nodes' ``segment_reap_age``: large uploads must finish within half.
+    segment_reap_age: float = 24 * 3600.0
 
 
 def proxy_settings(config: Config) -> ProxySettings:
@@ -69,6 +71,7 @@ def proxy_settings(config: Config) -> ProxySettings:
         index_shards=config.storage.index_shards,
         node_timeout=config.storage.node_timeout,
         segment_size=config.storage.segment_size,
+        segment_reap_age=config.storage.segment_reap_age,
     )
 
 
@@ -129,7 +132,7 @@ async def start_proxy(
     containers = ContainerDirectory(
         index, cache_ttl=settings.container_cache_ttl, shards=settings.index_shards
     )
-    large = LargeObjects(replicas, settings.segment_size)
+    large = LargeObjects(replicas, settings.segment_size, settings.segment_reap_age)
     # Quotas are read from the controller with the caller's token (none without one).
     quota = QuotaGuard(
         controller, containers.account_stats, ttl=settings.container_cache_ttl, tls=tls

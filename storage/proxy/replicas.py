@@ -447,6 +447,42 @@ class ReplicaIO:
         ]
         return newest.object, holders
 
+    async def every_primary(
+        self, account: str, container: str, name: str
+    ) -> list[spb.HeadObjectResponse | None]:
+        """What each primary holds of the object: its current version (tombstones
+        included) or None for nothing.  Unlike :meth:`head` it needs an answer from
+        EVERY primary, and raises Unavailable (reason ``PRIMARY_UNAVAILABLE``)
+        otherwise: for callers that delete on the strength of the answer (the segment
+        reaper), a version only the silent primary holds must not be missed."""
+        part = self.ring.get_part(account, container, name)
+
+        async def ask(device: Device) -> spb.HeadObjectResponse | None:
+            try:
+                return await self._attempt(
+                    device,
+                    lambda d: self.pool.session(d.server).head_object(
+                        Location(d.device, part, account, container, name), include_deleted=True
+                    ),
+                )
+            except errors.NotFound as exc:
+                if node_fault(exc):
+                    raise
+                return None
+
+        primaries = NodeIter(self.ring, part, self.pool).take_primaries()
+        answers = await asyncio.gather(*(ask(d) for d in primaries), return_exceptions=True)
+        for device, answer in zip(primaries, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not node_fault(answer):
+                    raise answer
+                raise errors.Unavailable(
+                    f"primary {device.server}/{device.device} of {container}/{name} did not "
+                    f"answer: {answer}",
+                    reason="PRIMARY_UNAVAILABLE",
+                )
+        return [a for a in answers if not isinstance(a, BaseException)]
+
     async def get(
         self,
         account: str,

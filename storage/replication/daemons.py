@@ -1,4 +1,4 @@
-"""The replicator and auditor of one object server: settings, background tasks, run-now.
+"""The replicator, auditor and segment reaper of one object server: settings, tasks, run-now.
 
 :class:`Daemons` owns, per on-disk device, a
 :class:`~storage.replication.replicator.DeviceReplicator`, an
@@ -8,8 +8,11 @@ and (when enabled) one background asyncio task per device for each, running
 passes ``replication_interval`` / ``audit_interval`` seconds apart (Swift's
 ``run_forever``).  :meth:`Daemons.replicate_now` and :meth:`Daemons.audit_now`
 are ``run_once`` for operators and tests (the ``RunReplication`` / ``RunAudit``
-RPCs).  A pass that fails is logged and retried at the next interval; nothing
-here stops the object server.
+RPCs).  The node's :class:`~storage.replication.reaper.SegmentReaper` (one per node,
+not per device: it judges groups of segments spread over the devices) runs every
+``segment_reap_interval`` seconds when enabled; :meth:`Daemons.reap_now` is its
+run-now (the ``RunSegmentReap`` RPC).  A pass that fails is logged and retried at
+the next interval; nothing here stops the object server.
 
 Lifecycle: build with the server's device slots, :meth:`bind` the server's bound
 port once listening (the ring names devices by ``ip:port``), :meth:`start` the
@@ -35,6 +38,7 @@ from storage.object.server import DeviceSlot
 from storage.replication.auditor import AuditStats, audit_pass
 from storage.replication.index_replicator import IndexReplicator
 from storage.replication.peers import PeerPool
+from storage.replication.reaper import ReapStats, SegmentReaper
 from storage.replication.replicator import DeviceReplicator, PassStats
 from storage.replication.ringview import LocalRing
 
@@ -58,6 +62,10 @@ class ReplicationSettings:
     audit_interval: float = 3600.0
     audit_bytes_per_second: float = 10 << 20
     audit_files_per_second: float = 20.0
+    segment_reap_enabled: bool = True
+    segment_reap_interval: float = 86400.0
+    segment_reap_files_per_second: float = 200.0
+    segment_reap_age: float = 24 * 3600.0
 
 
 class DeviceDaemons:
@@ -92,6 +100,16 @@ class Daemons:
         self.ring = LocalRing(settings.ring_file, settings.ring_ip or listen_host, 0)
         self.peers = PeerPool(credential, settings.node_timeout, tls)
         self._stop = threading.Event()
+        self.reaper = SegmentReaper(
+            devices,
+            self.ring,
+            credential,
+            reap_age=settings.segment_reap_age,
+            files_per_second=settings.segment_reap_files_per_second,
+            node_timeout=settings.node_timeout,
+            tls=tls,
+        )
+        self._reaper_task: asyncio.Task[None] | None = None
         self.devices: dict[str, DeviceDaemons] = {
             name: DeviceDaemons(
                 DeviceReplicator(
@@ -132,6 +150,8 @@ class Daemons:
                 daemons.tasks.append(
                     asyncio.create_task(self._audit_forever(daemons), name=f"audit-{name}")
                 )
+        if self.settings.segment_reap_enabled and self.reaper.devices:
+            self._reaper_task = asyncio.create_task(self._reap_forever(), name="segment-reaper")
 
     async def stop(self) -> None:
         """Cancel background passes, end a running audit, close peer channels."""
@@ -143,6 +163,11 @@ class Daemons:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             daemons.audit_thread.shutdown(wait=True)
+        if self._reaper_task is not None:
+            self._reaper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper_task
+        await self.reaper.close()
         await self.peers.close()
 
     def select(self, names: Sequence[str]) -> list[DeviceDaemons]:
@@ -176,6 +201,10 @@ class Daemons:
         """Run an audit pass on each named device without rate limits."""
         chosen = self.select(names)
         return [await self._audit(d, limited=False) for d in chosen]
+
+    async def reap_now(self) -> ReapStats:
+        """Run a segment-reaper pass now (after a running one) and answer what it did."""
+        return await self.reaper.run_pass()
 
     async def _audit(self, daemons: DeviceDaemons, *, limited: bool) -> AuditStats:
         settings = self.settings
@@ -214,3 +243,14 @@ class Daemons:
                 await self._audit(daemons, limited=True)
             except Exception:
                 log.exception("audit pass of %s failed", daemons.replicator.device.name)
+
+    async def _reap_forever(self) -> None:
+        interval = self.settings.segment_reap_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reaper.run_pass(limited=True)
+            except errors.Conflict as exc:
+                log.warning("segment reaper pass skipped: %s", exc)
+            except Exception:
+                log.exception("segment reaper pass failed")

@@ -19,6 +19,7 @@ from storage.object.suffixes import MAX_SUFFIXES, is_suffix
 from storage.replication import partition as disk
 from storage.replication.auditor import AuditStats
 from storage.replication.daemons import Daemons, DeviceDaemons
+from storage.replication.reaper import ReapStats
 from storage.replication.replicator import PassStats
 
 SERVICE_NAME = "cumulo.objectserver.v1.ReplicationService"
@@ -73,6 +74,24 @@ def audit_message(stats: AuditStats) -> pb.AuditPass:
         files=stats.files,
         bytes=stats.bytes,
         quarantined=stats.quarantined,
+    )
+
+
+def reap_message(stats: ReapStats) -> pb.SegmentReapPass:
+    return pb.SegmentReapPass(
+        started_at=_stamp(stats.started_at),
+        seconds=stats.seconds,
+        partitions=stats.partitions,
+        segments_examined=stats.segments_examined,
+        groups_examined=stats.groups_examined,
+        groups_too_young=stats.groups_too_young,
+        groups_referenced=stats.groups_referenced,
+        groups_orphaned=stats.groups_orphaned,
+        groups_unmarked=stats.groups_unmarked,
+        groups_unverified=stats.groups_unverified,
+        segments_deleted=stats.segments_deleted,
+        bytes_freed=stats.bytes_freed,
+        errors=stats.errors,
     )
 
 
@@ -181,6 +200,11 @@ class ReplicationServicer(replication_pb2_grpc.ReplicationServiceServicer):
         passes = await self.daemons.audit_now(list(request.devices))
         return pb.RunAuditResponse(passes=[audit_message(p) for p in passes])
 
+    async def RunSegmentReap(
+        self, request: pb.RunSegmentReapRequest, context: aio.ServicerContext
+    ) -> pb.RunSegmentReapResponse:
+        return pb.RunSegmentReapResponse(reap=reap_message(await self.daemons.reap_now()))
+
     async def GetReplicationStatus(
         self, request: pb.GetReplicationStatusRequest, context: aio.ServicerContext
     ) -> pb.GetReplicationStatusResponse:
@@ -193,7 +217,12 @@ class ReplicationServicer(replication_pb2_grpc.ReplicationServiceServicer):
             reclaim_age=settings.reclaim_age,
             ring_file=str(settings.ring_file),
             ring_version=daemons.ring.version,
+            segment_reap_enabled=settings.segment_reap_enabled,
+            segment_reap_age=settings.segment_reap_age,
+            reaping=daemons.reaper.lock.locked(),
         )
+        if daemons.reaper.last is not None:
+            response.last_segment_reap.CopyFrom(reap_message(daemons.reaper.last))
         for name, device in daemons.devices.items():
             status = response.devices.add(
                 device=name,

@@ -92,3 +92,18 @@ def test_cli_without_nodes_or_credential_says_what_to_do(
     missing = tmp_path / "missing"
     assert main(["storage", "status", "--credential-file", str(missing), *nodes(cluster)]) != 0
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_reap_runs_each_nodes_pass(
+    cluster: ReplicaCluster, credential_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--credential-file", str(credential_file), *nodes(cluster)]
+    assert main(["storage", "reap", *common]) == 0
+    out = capsys.readouterr().out
+    assert "reaping segments on 127.0.0.1:" in out and "BYTES FREED" in out
+    assert main(["--json", "storage", "reap", *common]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown["nodes"]) == 3
+    assert all("started_at" in node for node in shown["nodes"])
+    assert main(["--json", "storage", "status", *common]) == 0
+    assert all("last_segment_reap" in node for node in json.loads(capsys.readouterr().out)["nodes"])

@@ -9,7 +9,9 @@ one :class:`BackgroundLoop`; nodes can be stopped and restarted on the same port
 client certificates (mutual TLS), as ``cumulo up --tls`` runs them.  With
 ``node_proxies`` there is no proxy process: every node serves the object API
 itself (storage/object/node_proxy.py), as in ``cumulo up``, and :attr:`Cluster.address`
-lists them all (one round-robin channel).
+lists them all (one round-robin channel).  With ``replication`` every node also runs
+the daemons those settings enable and serves ``ReplicationService`` (their run-now
+RPCs; :meth:`Cluster.daemons` reaches them in-process).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from storage.object.main import ObjectServer, open_devices, start_object_server
 from storage.object.node_proxy import NodeProxySettings
 from storage.proxy.auth import Introspect
 from storage.proxy.main import ObjectProxy, ProxySettings, start_proxy
+from storage.replication.daemons import Daemons, ReplicationSettings
 from storage.ring import Ring, RingBuilder
 from tests.helpers.servers import BackgroundLoop
 
@@ -54,6 +57,8 @@ class Cluster:
     tls: Tls = PLAINTEXT
     #: Set when every node serves the object API (``node_proxies``).
     node_proxy: NodeProxySettings | None = None
+    #: The nodes' daemons' settings (None: no daemons, no ReplicationService).
+    replication: ReplicationSettings | None = None
 
     @classmethod
     def start(
@@ -69,8 +74,9 @@ class Cluster:
         settings: ProxySettings | None = None,
         tls: Tls = PLAINTEXT,
         node_proxies: bool = False,
+        replication: ReplicationSettings | None = None,
     ) -> Cluster:
-        cluster = cls(loop, root, tls=tls)
+        cluster = cls(loop, root, tls=tls, replication=replication)
         settings = settings or ProxySettings(node_timeout=5.0)
         if node_proxies:
             cluster.node_proxy = NodeProxySettings(
@@ -119,8 +125,15 @@ class Cluster:
                 credential=CREDENTIAL,
                 tls=replace(self.tls, client_auth=True) if self.tls.enabled else PLAINTEXT,
                 node_proxy=self.node_proxy,
+                replication=self.replication,
             )
         )
+
+    def daemons(self, n: int) -> Daemons:
+        """Node ``n``'s daemons (the cluster must have been started with ``replication``)."""
+        server = self.servers[n]
+        assert server is not None and server.daemons is not None
+        return server.daemons
 
     def proxies(self) -> list[ObjectProxy]:
         """Every proxy serving the object API: the proxy, or each running node's."""

@@ -192,6 +192,46 @@ class RunAuditResponse(_message.Message):
     passes: _containers.RepeatedCompositeFieldContainer[AuditPass]
     def __init__(self, passes: _Optional[_Iterable[_Union[AuditPass, _Mapping]]] = ...) -> None: ...
 
+class RunSegmentReapRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SegmentReapPass(_message.Message):
+    __slots__ = ("started_at", "seconds", "partitions", "segments_examined", "groups_examined", "groups_too_young", "groups_referenced", "groups_orphaned", "groups_unmarked", "groups_unverified", "segments_deleted", "bytes_freed", "errors")
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_EXAMINED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_EXAMINED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_TOO_YOUNG_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_REFERENCED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_ORPHANED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_UNMARKED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_UNVERIFIED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FREED_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    started_at: _timestamp_pb2.Timestamp
+    seconds: float
+    partitions: int
+    segments_examined: int
+    groups_examined: int
+    groups_too_young: int
+    groups_referenced: int
+    groups_orphaned: int
+    groups_unmarked: int
+    groups_unverified: int
+    segments_deleted: int
+    bytes_freed: int
+    errors: int
+    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., partitions: _Optional[int] = ..., segments_examined: _Optional[int] = ..., groups_examined: _Optional[int] = ..., groups_too_young: _Optional[int] = ..., groups_referenced: _Optional[int] = ..., groups_orphaned: _Optional[int] = ..., groups_unmarked: _Optional[int] = ..., groups_unverified: _Optional[int] = ..., segments_deleted: _Optional[int] = ..., bytes_freed: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
+
+class RunSegmentReapResponse(_message.Message):
+    __slots__ = ("reap",)
+    REAP_FIELD_NUMBER: _ClassVar[int]
+    reap: SegmentReapPass
+    def __init__(self, reap: _Optional[_Union[SegmentReapPass, _Mapping]] = ...) -> None: ...
+
 class GetReplicationStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -211,7 +251,7 @@ class DeviceReplicationStatus(_message.Message):
     def __init__(self, device: _Optional[str] = ..., last_replication: _Optional[_Union[ReplicationPass, _Mapping]] = ..., last_audit: _Optional[_Union[AuditPass, _Mapping]] = ..., replicating: _Optional[bool] = ..., auditing: _Optional[bool] = ...) -> None: ...
 
 class GetReplicationStatusResponse(_message.Message):
-    __slots__ = ("replication_enabled", "audit_enabled", "replication_interval", "reclaim_age", "ring_file", "ring_version", "devices")
+    __slots__ = ("replication_enabled", "audit_enabled", "replication_interval", "reclaim_age", "ring_file", "ring_version", "devices", "segment_reap_enabled", "segment_reap_age", "last_segment_reap", "reaping")
     REPLICATION_ENABLED_FIELD_NUMBER: _ClassVar[int]
     AUDIT_ENABLED_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_INTERVAL_FIELD_NUMBER: _ClassVar[int]
@@ -219,6 +259,10 @@ class GetReplicationStatusResponse(_message.Message):
     RING_FILE_FIELD_NUMBER: _ClassVar[int]
     RING_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_REAP_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_REAP_AGE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEGMENT_REAP_FIELD_NUMBER: _ClassVar[int]
+    REAPING_FIELD_NUMBER: _ClassVar[int]
     replication_enabled: bool
     audit_enabled: bool
     replication_interval: float
@@ -226,4 +270,8 @@ class GetReplicationStatusResponse(_message.Message):
     ring_file: str
     ring_version: int
     devices: _containers.RepeatedCompositeFieldContainer[DeviceReplicationStatus]
-    def __init__(self, replication_enabled: _Optional[bool] = ..., audit_enabled: _Optional[bool] = ..., replication_interval: _Optional[float] = ..., reclaim_age: _Optional[float] = ..., ring_file: _Optional[str] = ..., ring_version: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[DeviceReplicationStatus, _Mapping]]] = ...) -> None: ...
+    segment_reap_enabled: bool
+    segment_reap_age: float
+    last_segment_reap: SegmentReapPass
+    reaping: bool
+    def __init__(self, replication_enabled: _Optional[bool] = ..., audit_enabled: _Optional[bool] = ..., replication_interval: _Optional[float] = ..., reclaim_age: _Optional[float] = ..., ring_file: _Optional[str] = ..., ring_version: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[DeviceReplicationStatus, _Mapping]]] = ..., segment_reap_enabled: _Optional[bool] = ..., segment_reap_age: _Optional[float] = ..., last_segment_reap: _Optional[_Union[SegmentReapPass, _Mapping]] = ..., reaping: _Optional[bool] = ...) -> None: ...

@@ -64,6 +64,11 @@ class ReplicationServiceStub:
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunAuditRequest.SerializeToString,
                 response_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunAuditResponse.FromString,
                 _registered_method=True)
+        self.RunSegmentReap = channel.unary_unary(
+                '/cumulo.objectserver.v1.ReplicationService/RunSegmentReap',
+                request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunSegmentReapRequest.SerializeToString,
+                response_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunSegmentReapResponse.FromString,
+                _registered_method=True)
         self.GetReplicationStatus = channel.unary_unary(
                 '/cumulo.objectserver.v1.ReplicationService/GetReplicationStatus',
                 request_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.GetReplicationStatusRequest.SerializeToString,
@@ -133,6 +138,18 @@ class ReplicationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunSegmentReap(self, request, context):
+        """Run one segment-reaper pass on this node now and answer when it is done, with
+        what it did: delete the large-object segments no manifest references, among
+        those of the partitions whose first primary is one of this node's devices and
+        whose upload began at least storage.segment_reap_age ago. A pass already
+        running is waited for, then a new one runs. Errors: FAILED_PRECONDITION (this
+        server has no ring file yet, reason RING_NOT_LOADED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetReplicationStatus(self, request, context):
         """The daemons' settings and the last pass of each on each device.
         """
@@ -172,6 +189,11 @@ def add_ReplicationServiceServicer_to_server(servicer, server):
                     servicer.RunAudit,
                     request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunAuditRequest.FromString,
                     response_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunAuditResponse.SerializeToString,
+            ),
+            'RunSegmentReap': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunSegmentReap,
+                    request_deserializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunSegmentReapRequest.FromString,
+                    response_serializer=cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunSegmentReapResponse.SerializeToString,
             ),
             'GetReplicationStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReplicationStatus,
@@ -341,6 +363,33 @@ class ReplicationService:
             '/cumulo.objectserver.v1.ReplicationService/RunAudit',
             cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunAuditRequest.SerializeToString,
             cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunSegmentReap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cumulo.objectserver.v1.ReplicationService/RunSegmentReap',
+            cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunSegmentReapRequest.SerializeToString,
+            cumulo_dot_objectserver_dot_v1_dot_replication__pb2.RunSegmentReapResponse.FromString,
             options,
             channel_credentials,
             insecure,
