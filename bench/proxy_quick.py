@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,13 @@ def cpu_by_role(data_dir: str) -> dict[str, float]:
             continue
         out[role] += used
         out[f"{role}_kernel"] += kernel
+        if role == "nodes":
+            # Each node too, by the number in its ready file (storage-node<N>.port):
+            # with --api-servers 1 node 1 carries the API, the others only replicas.
+            found = re.search(rb"storage-node(\d+)\.port", b" ".join(argv))
+            if found:
+                key = f"node{found.group(1).decode()}"
+                out[key] = out.get(key, 0.0) + used
     return out
 
 
@@ -152,7 +160,7 @@ async def phase(
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
         "cpu_ms_per_op": {
-            role: round((after[role] - before[role]) * 1000 / max(len(latencies), 1), 2)
+            role: round((after[role] - before.get(role, 0.0)) * 1000 / max(len(latencies), 1), 2)
             for role in after
         },
     }
