@@ -11,6 +11,15 @@ anyway, so keeping a page-cache copy only saves a disk read if the object is
 read again soon; and large objects are the ones that push everything else out
 of the cache.  Ceph's BlueStore and MinIO write large objects the same way.
 
+Reads of large chunks go the same way (:func:`read_direct`): a large object
+written past the page cache is not in it, and a buffered read of it would make
+the kernel fill new page-cache pages and copy them out again (measured on 800
+1 MiB files written with ``O_DIRECT``: 1.54 ms and 0.90 ms of CPU per MiB
+buffered, 0.80 ms and 0.31 ms of CPU read into an aligned buffer and copied out).
+Such reads no longer warm the cache for a second reader: large objects are rarely
+read twice in a row, and the cache is worth more to the small objects and the
+directories.
+
 Contract:
 
 * :func:`write_direct` writes the first ``length`` bytes of ``pieces`` (a
@@ -21,8 +30,13 @@ Contract:
   The file descriptor is left in buffered mode, so the caller writes the
   unaligned tail and the footer normally and fsyncs as before: durability is
   unchanged, ``O_DIRECT`` alone is not a flush of the disk's cache.
+* :func:`read_direct` reads ``length`` bytes at ``offset`` (a multiple of
+  :data:`ALIGNMENT`) past the page cache into a pooled aligned buffer and returns
+  them as ``bytes``; the descriptor is left in buffered mode.  Pages of the file
+  that are in the cache (say, written buffered) are flushed by the kernel first,
+  so the bytes are the file's current ones either way.
 * A file system without direct I/O (tmpfs, some FUSE and network file systems)
-  raises :class:`DirectIOUnsupported`; the caller falls back to buffered writes.
+  raises :class:`DirectIOUnsupported`; the caller falls back to buffered I/O.
 """
 
 from __future__ import annotations
@@ -40,7 +54,7 @@ ALIGNMENT = 4096
 #: page-cache copy helps the next read more than it costs.
 DIRECT_MIN_BYTES = 256 * 1024
 #: Free buffers a pool keeps for reuse (more are unmapped when returned).
-_POOL_KEEP = 8
+_POOL_KEEP = 16
 
 
 class DirectIOUnsupported(OSError):
@@ -134,3 +148,26 @@ def _write_view(fd: int, view: memoryview, length: int) -> None:
                 written += os.write(fd, view[written:length])
             return
         written += count
+
+
+def read_direct(fd: int, offset: int, length: int, buffers: AlignedBuffers) -> bytes:
+    """Up to ``length`` bytes at ``offset`` read with ``O_DIRECT`` (fewer at the end
+    of the file, as ``pread``).  ``offset`` must be a multiple of :data:`ALIGNMENT`.
+    Raises :class:`DirectIOUnsupported` if the file system refuses direct I/O."""
+    if offset % ALIGNMENT or length <= 0:
+        raise ValueError(f"direct read at {offset} of {length} bytes is not aligned to 4 KiB")
+    rounded = -(-length // ALIGNMENT) * ALIGNMENT
+    buffer = buffers.take(rounded)
+    try:
+        with memoryview(buffer) as view:
+            try:
+                _set_direct(fd, True)
+            except OSError as exc:
+                raise DirectIOUnsupported(exc.errno, f"O_DIRECT refused: {exc.strerror}") from None
+            try:
+                got = os.preadv(fd, [view[:rounded]], offset)
+            finally:
+                _set_direct(fd, False)
+            return bytes(view[: min(got, length)])
+    finally:
+        buffers.give(buffer)

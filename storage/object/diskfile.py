@@ -71,6 +71,7 @@ from storage.object.directio import (
     DIRECT_MIN_BYTES,
     AlignedBuffers,
     DirectIOUnsupported,
+    read_direct,
     write_direct,
 )
 from storage.object.groupsync import (
@@ -946,6 +947,16 @@ class DiskReader:
     def _fail(self, why: str) -> errors.DataCorruption:
         return self._device._corruption(self._file_path, self.metadata.name, why)
 
+    def _read(self, offset: int, length: int) -> bytes:
+        """One chunk: large ones past the page cache (directio.py), the rest buffered."""
+        buffers = self._device.direct
+        if buffers is not None and length >= DIRECT_MIN_BYTES and offset % ALIGNMENT == 0:
+            try:
+                return read_direct(self._fd, offset, length, buffers)
+            except DirectIOUnsupported as exc:
+                self._device.direct_unsupported(exc)
+        return os.pread(self._fd, length, offset)
+
     def iter_range(self, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int]]:
         meta = self.metadata
         size = meta.size
@@ -957,7 +968,7 @@ class DiskReader:
                 offset = index * chunk_size
                 length = min(chunk_size, size - offset)
                 try:
-                    data = os.pread(self._fd, length, offset)
+                    data = self._read(offset, length)
                 except OSError as exc:
                     if exc.errno != errno.EIO:
                         raise

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cumulo import errors
 from storage.object import directio, diskfile
 from storage.object.directio import ALIGNMENT, DIRECT_MIN_BYTES, AlignedBuffers
 from storage.object.diskfile import DiskDevice
@@ -207,3 +208,80 @@ def test_the_buffer_pool_reuses_its_buffers_and_keeps_no_odd_sizes() -> None:
     assert len(large) == 3 * MIB
     buffers.give(large)
     assert large.closed  # not kept: the pool holds only its own size
+
+
+class _ReadRecorder:
+    """Wraps read_direct: records (offset, length) of every direct read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[tuple[int, int]] = []
+        real = directio.read_direct
+
+        def record(fd: int, offset: int, length: int, buffers: AlignedBuffers) -> bytes:
+            self.reads.append((offset, length))
+            data = real(fd, offset, length, buffers)
+            assert not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT
+            return data
+
+        monkeypatch.setattr(diskfile, "read_direct", record)
+
+
+def test_large_chunks_are_read_direct_and_small_ones_buffered(
+    direct_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = DiskDevice(direct_dir / "d1", chunk_size=MIB)
+    data = random.Random(4).randbytes(2 * MIB + 100 * 1024)
+    _store(device, [data])
+    recorder = _ReadRecorder(monkeypatch)
+    assert _read(device) == data
+    # Two full chunks direct; the 100 KiB tail chunk (under the threshold) buffered.
+    assert recorder.reads == [(0, MIB), (MIB, MIB)]
+    # A range inside one chunk still reads (and checks) the whole chunk.
+    with device.open(PART, NAME) as reader:
+        piece = b"".join(d for d, _ in reader.iter_range(MIB + 10, MIB + 20))
+    assert piece == data[MIB + 10 : MIB + 20]
+
+
+def test_a_direct_read_sees_bytes_still_in_the_page_cache(direct_dir: Path) -> None:
+    # Written buffered and not synced: the kernel flushes the cached pages first.
+    path = direct_dir / "cached"
+    data = random.Random(5).randbytes(DIRECT_MIN_BYTES + 4096)
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        got = directio.read_direct(fd, 4096, DIRECT_MIN_BYTES + 10_000, AlignedBuffers(MIB))
+    finally:
+        os.close(fd)
+    assert got == data[4096:]  # short at the end of the file, like pread
+
+
+def test_a_truncated_object_read_direct_is_reported_as_damaged(
+    direct_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = DiskDevice(direct_dir / "d1", chunk_size=MIB)
+    data = random.Random(6).randbytes(MIB)
+    _store(device, [data])
+    recorder = _ReadRecorder(monkeypatch)
+    with device.open(PART, NAME) as reader:
+        # The file loses its bytes after the footer was read (a failing disk, say).
+        os.truncate(reader._file_path, MIB // 2)
+        with pytest.raises(errors.DataCorruption, match="short"):
+            b"".join(d for d, _ in reader.iter_range())
+    assert recorder.reads == [(0, MIB)]
+
+
+def test_reads_fall_back_to_buffered_where_direct_io_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = DiskDevice(tmp_path / "d1", chunk_size=MIB, direct_io=False)
+    data = random.Random(7).randbytes(MIB)
+    _store(device, [data])
+    device.direct = AlignedBuffers(MIB)  # as if turned on, on a file system that refuses it
+
+    def refuse(fd: int, on: bool) -> None:
+        if on:
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(directio, "_set_direct", refuse)
+    assert _read(device) == data
+    assert device.direct is None
