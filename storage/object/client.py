@@ -340,9 +340,14 @@ class SessionCalls:
         return (await self.get_object(location, start, end)).chunk.data
 
     async def head_object(
-        self, location: Location, *, include_deleted: bool = False
+        self, location: Location, *, include_deleted: bool = False, timestamp_only: bool = False
     ) -> pb.HeadObjectResponse:
-        request = pb.HeadObjectRequest(location=location.message(), include_deleted=include_deleted)
+        """``timestamp_only``: only which version is current (name and timestamp set)."""
+        request = pb.HeadObjectRequest(
+            location=location.message(),
+            include_deleted=include_deleted,
+            timestamp_only=timestamp_only,
+        )
         return (await self._request(head=request)).head
 
     async def delete_object(self, location: Location, timestamp: str) -> pb.DeleteObjectResponse:

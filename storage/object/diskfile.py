@@ -91,6 +91,7 @@ from storage.object.store import (
     PartitionEntry,
     PendingPut,
     TimestampConflict,
+    Version,
     check_chunk_size,
     commit_each,
     digests_from_bytes,
@@ -112,6 +113,10 @@ DATA = "data"
 TOMBSTONE = "ts"
 _STEM_LENGTH = len(Timestamp(1).internal)
 _LOCK_STRIPES = 64
+#: Installed versions a device remembers (about 200 bytes each: ~13 MB per device).
+#: They let a replica answer "which version is current" for recent objects without
+#: a thread hop or a directory listing (the read path's quorum check, replicas.py).
+RECENT_VERSIONS = 65536
 #: writev() takes at most IOV_MAX (1024 on Linux) buffers per call.
 _IOV_BATCH = 512
 
@@ -289,6 +294,10 @@ class DiskDevice:
         for folder in (self.objects_dir, self.tmp_dir, self.quarantine_dir):
             os.makedirs(folder, exist_ok=True)
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        #: Versions installed lately, (partition, name hash) -> Version, oldest first
+        #: (recent_version); at most RECENT_VERSIONS, changed under _recent_lock.
+        self._recent: dict[tuple[int, str], Version] = {}
+        self._recent_lock = threading.Lock()
         self._lock_fd = -1
         self._temp_prefix = f"{uuid.uuid4().hex[:16]}-"
         self._temp_counter = itertools.count()
@@ -348,6 +357,30 @@ class DiskDevice:
 
     def _hash_dir(self, partition: int, hashed: str) -> str:
         return f"{self.objects_dir}/{partition}/{hashed[-3:]}/{hashed}"
+
+    def _remember(self, partition: int, hashed: str, version: Version | None) -> None:
+        """Record (or with None forget) the current version of a name.  Record only
+        under the name's stripe lock, right after the change on disk: that order is
+        what makes :meth:`recent_version` never older than the disk."""
+        key = (partition, hashed)
+        with self._recent_lock:
+            recent = self._recent
+            recent.pop(key, None)
+            if version is None:
+                return
+            recent[key] = version
+            if len(recent) > RECENT_VERSIONS:
+                del recent[next(iter(recent))]
+
+    def recent_version(self, partition: int, name: ObjectName) -> Version | None:
+        # A plain dict lookup: atomic under the GIL, safe next to _remember.
+        return self._recent.get((partition, name_hash(name.path)))
+
+    def version(self, partition: int, name: ObjectName) -> Version | None:
+        current = self._current(self._hash_dir(partition, name_hash(name.path)))
+        if current is None:
+            return None
+        return Version(current[0], current[1] == TOMBSTONE)
 
     def _stripe(self, hashed: str) -> threading.Lock:
         return self._locks[int(hashed[:4], 16) % _LOCK_STRIPES]
@@ -479,6 +512,7 @@ class DiskDevice:
                 # so only a suffix or partition directory can be gone: make them.
                 self._make_dirs(hash_dir, sync=sync)
                 os.rename(temp_path, target)
+            self._remember(partition, hashed, Version(stem, ext == TOMBSTONE))
         return hash_dir, older
 
     def _installed(
@@ -509,6 +543,11 @@ class DiskDevice:
         except FileNotFoundError:
             return
         self._invalidate_path(file_path)
+        parts = os.path.relpath(file_path, self.objects_dir).split(os.sep)
+        if len(parts) >= 3 and parts[0].isdigit():
+            # Not needed for safety (a remembered version newer than the disk only
+            # sends a reader further), but the version is gone: say so.
+            self._remember(int(parts[0]), hashed, None)
         log.error("quarantined %s to %s: %s", file_path, target, why)
 
     def _invalidate_path(self, file_path: str) -> None:

@@ -28,6 +28,7 @@ from storage.object.store import (
     PartitionEntry,
     PendingPut,
     TimestampConflict,
+    Version,
     check_chunk_size,
     commit_each,
     xxh3_of,
@@ -121,6 +122,16 @@ class MemoryDevice:
     def head(self, partition: int, name: ObjectName) -> ObjectMetadata:
         with self.open(partition, name) as reader:
             return reader.metadata
+
+    def version(self, partition: int, name: ObjectName) -> Version | None:
+        with self._lock:
+            current = self._current(partition, name)
+        if current is None:
+            return None
+        return Version(current.timestamp.internal, current.metadata is None)
+
+    def recent_version(self, partition: int, name: ObjectName) -> Version | None:
+        return self.version(partition, name)  # all in memory: always known
 
     def delete(self, partition: int, name: ObjectName, timestamp: Timestamp) -> DeleteResult:
         previous = self._install(partition, name, _Version(timestamp, None, bytearray()))

@@ -338,9 +338,36 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     ) -> pb.HeadObjectResponse:
         return await self._head(request)
 
+    async def _head_version(
+        self, slot: DeviceSlot, request: pb.HeadObjectRequest, name: ObjectName
+    ) -> pb.HeadObjectResponse:
+        """A HEAD with ``timestamp_only``: from the device's memory of recent
+        installs when it has one (no thread hop: the common case of a read soon
+        after its write), else one directory listing on the device's threads."""
+        device = slot.device
+        partition = request.location.partition
+        version = device.recent_version(partition, name)
+        if version is None:
+            version = await asyncio.wrap_future(slot.submit(device.version, partition, name))
+        if version is None:
+            raise ObjectNotFound(name)
+        if version.deleted and not request.include_deleted:
+            raise ObjectNotFound(name, Timestamp.parse(version.timestamp))
+        return pb.HeadObjectResponse(
+            object=pb.ObjectMetadata(
+                account=name.account,
+                container=name.container,
+                object=name.object,
+                timestamp=version.timestamp,
+            ),
+            deleted=version.deleted,
+        )
+
     async def _head(self, request: pb.HeadObjectRequest) -> pb.HeadObjectResponse:
         slot = self._slot(request.location.device)
         name = _name(request.location)
+        if request.timestamp_only:
+            return await self._head_version(slot, request, name)
         try:
             meta = await asyncio.wrap_future(
                 slot.submit(slot.device.head, request.location.partition, name)

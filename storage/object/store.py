@@ -98,6 +98,15 @@ class DeleteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """Which version of an object is current: its timestamp (internal form) and
+    whether it is a tombstone."""
+
+    timestamp: str
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PartitionEntry:
     """One object of a partition, as a replicator or auditor sees it."""
 
@@ -269,6 +278,19 @@ class ObjectDevice(Protocol):
 
     def head(self, partition: int, name: ObjectName) -> ObjectMetadata:
         """The current version's metadata; same errors as :meth:`open`."""
+
+    def version(self, partition: int, name: ObjectName) -> Version | None:
+        """Which version is current (None: nothing, not even a tombstone), without
+        reading the object: for the disk store one directory listing."""
+
+    def recent_version(self, partition: int, name: ObjectName) -> Version | None:
+        """What :meth:`version` would answer, if this device can tell without I/O
+        (the disk store remembers the versions it installed lately), else None.
+
+        Never older than the truth: a version is remembered when it is installed,
+        under the name's lock, so any newer one replaces it.  It may be NEWER than
+        what is on disk now (an object quarantined or reclaimed since), which only
+        makes a reader look further."""
 
     def delete(self, partition: int, name: ObjectName, timestamp: Timestamp) -> DeleteResult:
         """Make a tombstone at ``timestamp`` current (durably); TimestampConflict

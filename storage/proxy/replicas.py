@@ -504,7 +504,11 @@ class ReplicaIO:
                 ),
                 self._attempt(
                     second,
-                    lambda d: self.pool.session(d.server).head_object(other, include_deleted=True),
+                    # Only the version: served from the replica's memory of recent
+                    # writes, without reading the object (server.py, _head_version).
+                    lambda d: self.pool.session(d.server).head_object(
+                        other, include_deleted=True, timestamp_only=True
+                    ),
                 ),
                 return_exceptions=True,
             )

@@ -103,7 +103,13 @@ def _reclaim(device: DiskDevice, hash_dir: str, hashed: str, version: tuple[str,
                 os.unlink(f"{hash_dir}/{stem}.{ext}")
         with contextlib.suppress(OSError):
             os.rmdir(hash_dir)
+        device._remember(_partition_of(device, hash_dir), hashed, None)
     return True
+
+
+def _partition_of(device: DiskDevice, hash_dir: str) -> int:
+    """The partition of a hash directory ``objects/<partition>/<suffix>/<hash>``."""
+    return int(os.path.relpath(hash_dir, device.objects_dir).split(os.sep)[0])
 
 
 def _remove_empty_hash_dir(device: DiskDevice, hash_dir: str, hashed: str) -> None:
@@ -185,6 +191,7 @@ def remove_confirmed(device: DiskDevice, partition: int, confirmed: dict[str, st
                     os.unlink(f"{hash_dir}/{old_stem}.{ext}")
             with contextlib.suppress(OSError):
                 os.rmdir(hash_dir)
+            device._remember(partition, hashed, None)
         device.suffix_cache.invalidate(partition, hashed[-3:])
     try:
         suffixes = os.listdir(part_dir)

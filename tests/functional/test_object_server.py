@@ -612,3 +612,36 @@ def test_a_hung_disk_stalls_only_its_own_requests(background_loop: BackgroundLoo
         assert background_loop.run(scenario()) < 0.5
     finally:
         background_loop.run(server.stop(grace=0.5))
+
+
+def test_a_timestamp_only_head_answers_the_version_from_memory_or_disk(node: Node) -> None:
+    """The proxy's quorum check on reads: which version is current, nothing more."""
+    from storage.object.client import ObjectServerSession
+
+    node.run(node.client.put_object(LOC, ts(1), b"hello", content_type="text/plain"))
+
+    async def head(**options: bool) -> pb.HeadObjectResponse:
+        async with ObjectServerSession(node.client) as session:
+            return await session.head_object(LOC, timestamp_only=True, **options)
+
+    remembered = node.run(head())
+    assert (remembered.object.timestamp, remembered.deleted) == (ts(1), False)
+    assert (remembered.object.object, remembered.object.size) == ("cat.jpg", 0)  # not read
+    assert remembered.object.content_type == ""
+    node.device._recent.clear()  # as after a restart: the same answer, from the disk
+    assert node.run(head()).object.timestamp == ts(1)
+
+    node.run(node.client.delete_object(LOC, ts(2)))
+    gone = node.run(head(include_deleted=True))
+    assert (gone.object.timestamp, gone.deleted) == (ts(2), True)
+    with pytest.raises(errors.NotFound) as caught:
+        node.run(head())
+    assert caught.value.reason == "OBJECT_DELETED"
+    missing = Location("d1", 7, "AUTH_test", "photos", "never.jpg")
+
+    async def head_missing() -> pb.HeadObjectResponse:
+        async with ObjectServerSession(node.client) as session:
+            return await session.head_object(missing, include_deleted=True, timestamp_only=True)
+
+    with pytest.raises(errors.NotFound):
+        node.run(head_missing())

@@ -159,14 +159,16 @@ class GetObjectResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[GetObjectHeader, _Mapping]] = ..., chunk: _Optional[_Union[ObjectChunk, _Mapping]] = ...) -> None: ...
 
 class HeadObjectRequest(_message.Message):
-    __slots__ = ("location", "include_chunk_digests", "include_deleted")
+    __slots__ = ("location", "include_chunk_digests", "include_deleted", "timestamp_only")
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_CHUNK_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_ONLY_FIELD_NUMBER: _ClassVar[int]
     location: ObjectLocation
     include_chunk_digests: bool
     include_deleted: bool
-    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., include_chunk_digests: _Optional[bool] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+    timestamp_only: bool
+    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., include_chunk_digests: _Optional[bool] = ..., include_deleted: _Optional[bool] = ..., timestamp_only: _Optional[bool] = ...) -> None: ...
 
 class HeadObjectResponse(_message.Message):
     __slots__ = ("object", "deleted")

@@ -13,7 +13,7 @@ import pytest
 from cumulo import errors
 from storage.object import diskfile, groupsync
 from storage.object.diskfile import DiskDevice, name_hash
-from storage.object.store import ObjectName, ObjectNotFound
+from storage.object.store import ObjectName, ObjectNotFound, Version
 from storage.timestamp import Timestamp
 from tests.unit.storage.object.conftest import CHUNK
 
@@ -277,3 +277,41 @@ def test_racing_writers_leave_exactly_one_file(device: DiskDevice) -> None:
         thread.join()
     assert os.listdir(hash_dir(device)) == [f"{ts(30).internal}.data"]
     assert os.listdir(device.tmp_dir) == []
+
+
+def test_recent_versions_follow_every_install_and_are_forgotten_with_the_file(
+    device: DiskDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(device, b"one", ts(1))
+    assert device.recent_version(PART, NAME) == Version(ts(1).internal, False)
+    put(device, b"two", ts(2))
+    assert device.recent_version(PART, NAME) == Version(ts(2).internal, False)
+    device.delete(PART, NAME, ts(3))
+    assert device.recent_version(PART, NAME) == Version(ts(3).internal, True)
+    put(device, b"four", ts(4))
+    # A damaged file is quarantined: its version is forgotten, the disk says "nothing".
+    device.quarantine(str(_data_file(device)), "test")
+    assert device.recent_version(PART, NAME) is None
+    assert device.version(PART, NAME) is None
+
+
+def test_a_restarted_device_remembers_nothing_and_reads_the_disk(device: DiskDevice) -> None:
+    put(device, b"one", ts(1))
+    again = DiskDevice(device.path, chunk_size=CHUNK)
+    assert again.recent_version(PART, NAME) is None
+    assert again.version(PART, NAME) == Version(ts(1).internal, False)
+
+
+def test_only_the_newest_installs_are_remembered(
+    device: DiskDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diskfile, "RECENT_VERSIONS", 3)
+    names = [ObjectName("AUTH_test", "c", f"o{n}") for n in range(5)]
+    for n, name in enumerate(names):
+        with device.create_writer(PART, name, ts(n + 1)) as writer:
+            writer.write(b"x")
+            writer.commit()
+    remembered = [device.recent_version(PART, name) for name in names]
+    assert remembered[:2] == [None, None]  # evicted: a reader falls back to the disk
+    assert remembered[2:] == [Version(ts(n + 1).internal, False) for n in (2, 3, 4)]
+    assert device.version(PART, names[0]) == Version(ts(1).internal, False)

@@ -17,6 +17,7 @@ from storage.object.store import (
     ObjectName,
     ObjectNotFound,
     TimestampConflict,
+    Version,
     check_range,
     xxh3_of,
 )
@@ -404,3 +405,19 @@ def test_a_trusted_md5_must_agree_with_the_expected_one(harness: Harness) -> Non
             writer.commit(expected_md5=hashlib.md5(b"other").hexdigest())
     with pytest.raises(errors.InvalidArgument, match="hex MD5"):
         harness.device.create_writer(PART, NAME, ts(2), trusted_md5="not-an-md5")
+
+
+def test_version_names_the_current_version_without_reading_it(harness: Harness) -> None:
+    device = harness.device
+    assert device.version(PART, NAME) is None
+    put(harness, b"one", ts(1))
+    assert device.version(PART, NAME) == Version(ts(1).internal, False)
+    put(harness, b"two", ts(2))
+    assert device.version(PART, NAME) == Version(ts(2).internal, False)
+    device.delete(PART, NAME, ts(3))
+    assert device.version(PART, NAME) == Version(ts(3).internal, True)
+    # What a device remembers is either nothing or exactly the current version.
+    assert device.recent_version(PART, NAME) in (None, device.version(PART, NAME))
+    other = ObjectName("AUTH_test", "photos", "never-written")
+    assert device.version(PART, other) is None
+    assert device.recent_version(PART, other) is None

@@ -167,7 +167,9 @@ class FakeStreamingNodes(FakeNodes):
             async def get_object(self, location: Any, start: Any, end: Any) -> Any:
                 raise errors.Conflict("too large", reason="USE_GET_OBJECT")
 
-            async def head_object(self, location: Any, include_deleted: bool = False) -> Any:
+            async def head_object(
+                self, location: Any, include_deleted: bool = False, timestamp_only: bool = False
+            ) -> Any:
                 return spb.HeadObjectResponse(
                     object=spb.ObjectMetadata(timestamp=VERSION, size=len(BIG))
                 )
@@ -212,3 +214,87 @@ def test_a_get_resumes_on_another_replica_when_its_node_fails(ring: Ring) -> Non
     assert asyncio.run(run()) == BIG
     assert pool.opened[0] == (first, 0)
     assert pool.opened[-1][0] != first and pool.opened[-1][1] == 1 << 20  # resumed there
+
+
+OLD, NEW = "1732712345.00000_0000", "1732712399.00000_0000"
+
+
+class FakeVersionedNodes(NodePool):
+    """Each device holds one version of the object: ``versions[device id]``."""
+
+    def __init__(self, ring: Ring, versions: dict[int, str]) -> None:
+        super().__init__("credential-0123456789abcdef")
+        self.ring = ring
+        self.versions = versions
+        self.version_heads = 0
+        #: The server of the call being answered (set right before each lookup).
+        self._server = ""
+
+    def _version(self, location: Any) -> str:
+        for device in self.ring.devices:
+            if device and device.device == location.device and device.server == self._server:
+                return self.versions[device.id]
+        raise AssertionError(location)
+
+    def session(self, address: str) -> Any:
+        nodes = self
+
+        class Session:
+            def _stamp(self, location: Any) -> str:
+                nodes._server = address
+                return nodes._version(location)
+
+            async def get_object(self, location: Any, start: Any, end: Any) -> Any:
+                stamp = self._stamp(location)
+                return spb.GetObjectResponse(
+                    header=spb.GetObjectHeader(
+                        object=spb.ObjectMetadata(timestamp=stamp, size=len(stamp)), end=len(stamp)
+                    ),
+                    chunk=spb.ObjectChunk(data=stamp.encode()),
+                )
+
+            async def head_object(
+                self, location: Any, include_deleted: bool = False, timestamp_only: bool = False
+            ) -> Any:
+                nodes.version_heads += timestamp_only
+                stamp = self._stamp(location)
+                return spb.HeadObjectResponse(object=spb.ObjectMetadata(timestamp=stamp))
+
+        return Session()
+
+    def client(self, address: str) -> Any:
+        nodes = self
+
+        class Client:
+            async def get_object(self, location: Any, start: Any, end: Any) -> Any:
+                nodes._server = address
+                stamp = nodes._version(location)
+                header = spb.GetObjectHeader(
+                    object=spb.ObjectMetadata(timestamp=stamp, size=len(stamp)), end=len(stamp)
+                )
+
+                async def body() -> Any:
+                    yield stamp.encode()
+
+                return header, body()
+
+        return Client()
+
+
+@pytest.mark.parametrize("stale", [0, 1])
+def test_a_get_never_serves_a_version_older_than_the_quorum_knows(ring: Ring, stale: int) -> None:
+    """The first primary missed the newest write (it was down): the second primary's
+    version (a timestamp-only HEAD) is newer, so the read goes on to the newest copy."""
+    part = ring.get_part("acct", "cont", "obj")
+    primaries = ring.get_part_nodes(part)
+    versions = {device.id: NEW for device in ring.devices if device is not None}
+    versions[primaries[stale].id] = OLD
+    pool = FakeVersionedNodes(ring, versions)
+    io = ReplicaIO(ring, pool, node_timeout=5)
+
+    async def run() -> bytes:
+        _header, body = await io.get("acct", "cont", "obj")
+        return b"".join([piece async for piece in body])
+
+    assert asyncio.run(run()) == NEW.encode()
+    assert pool.version_heads == 1  # the fast path's check asked for the version only
