@@ -60,6 +60,7 @@ from storage.object.store import (
     ObjectReader,
     ObjectWriter,
     PendingPut,
+    Version,
     check_range,
 )
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
@@ -119,6 +120,19 @@ def metadata_message(meta: ObjectMetadata, *, digests: bool = False) -> pb.Objec
 
 def _name(location: pb.ObjectLocation) -> ObjectName:
     return ObjectName(location.account, location.container, location.object)
+
+
+def _version_response(name: ObjectName, version: Version) -> pb.HeadObjectResponse:
+    """A ``timestamp_only`` HEAD's answer: the name, the timestamp, tombstone or not."""
+    return pb.HeadObjectResponse(
+        object=pb.ObjectMetadata(
+            account=name.account,
+            container=name.container,
+            object=name.object,
+            timestamp=version.timestamp,
+        ),
+        deleted=version.deleted,
+    )
 
 
 def _write_pending(writer: ObjectWriter, pending: list[tuple[bytes, int | None]]) -> None:
@@ -353,15 +367,26 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             raise ObjectNotFound(name)
         if version.deleted and not request.include_deleted:
             raise ObjectNotFound(name, Timestamp.parse(version.timestamp))
-        return pb.HeadObjectResponse(
-            object=pb.ObjectMetadata(
-                account=name.account,
-                container=name.container,
-                object=name.object,
-                timestamp=version.timestamp,
-            ),
-            deleted=version.deleted,
-        )
+        return _version_response(name, version)
+
+    def _answer_at_once(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
+        """The answer to a session request that needs no I/O and no task, or None.
+
+        Only a ``timestamp_only`` HEAD whose version the device remembers (the read
+        path's quorum check, right after the write it checks): answering it in the
+        session's reading loop spares a task, a semaphore slot and a queue hop per
+        check.  Anything else - including every error - goes the normal way."""
+        if request.WhichOneof("operation") != "head" or not request.head.timestamp_only:
+            return None
+        head = request.head
+        slot = self._devices.get(head.location.device)
+        if slot is None:
+            return None
+        name = _name(head.location)
+        version = slot.device.recent_version(head.location.partition, name)
+        if version is None or (version.deleted and not head.include_deleted):
+            return None
+        return pb.SessionResponse(id=request.id, head=_version_response(name, version))
 
     async def _head(self, request: pb.HeadObjectRequest) -> pb.HeadObjectResponse:
         slot = self._slot(request.location.device)
@@ -491,6 +516,10 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             try:
                 async for message in request_iterator:
                     for request in unpack_requests(message):
+                        answer = self._answer_at_once(request)
+                        if answer is not None:
+                            responses.put_nowait(answer)
+                            continue
                         await slots.acquire()
                         task = asyncio.create_task(serve(request))
                         tasks.add(task)

@@ -498,10 +498,9 @@ class ReplicaIO:
             first, second = primaries[0], primaries[1]
             loc = Location(first.device, part, account, container, name)
             other = Location(second.device, part, account, container, name)
-            got, seen = await asyncio.gather(
-                self._attempt(
-                    first, lambda d: self.pool.session(d.server).get_object(loc, start, end)
-                ),
+            # The check runs as a task while this one reads (one task, not gather's
+            # two: this is the hot path of every small GET).
+            check = asyncio.ensure_future(
                 self._attempt(
                     second,
                     # Only the version: served from the replica's memory of recent
@@ -509,9 +508,23 @@ class ReplicaIO:
                     lambda d: self.pool.session(d.server).head_object(
                         other, include_deleted=True, timestamp_only=True
                     ),
-                ),
-                return_exceptions=True,
+                )
             )
+            got: object
+            seen: object
+            try:
+                try:
+                    got = await self._attempt(
+                        first, lambda d: self.pool.session(d.server).get_object(loc, start, end)
+                    )
+                except Exception as exc:
+                    got = exc
+                try:
+                    seen = await check
+                except Exception as exc:
+                    seen = exc
+            finally:
+                check.cancel()  # only if this task was cancelled: it is done otherwise
             seen_stamp = ""
             if isinstance(seen, spb.HeadObjectResponse):
                 seen_stamp = seen.object.timestamp

@@ -614,10 +614,21 @@ def test_a_hung_disk_stalls_only_its_own_requests(background_loop: BackgroundLoo
         background_loop.run(server.stop(grace=0.5))
 
 
-def test_a_timestamp_only_head_answers_the_version_from_memory_or_disk(node: Node) -> None:
+def test_a_timestamp_only_head_answers_the_version_from_memory_or_disk(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The proxy's quorum check on reads: which version is current, nothing more."""
     from storage.object.client import ObjectServerSession
+    from storage.object.server import ObjectServerServicer
 
+    served: list[str] = []  # checks that took the normal way (a task, memory or disk)
+    normal = ObjectServerServicer._head_version
+
+    async def counted(self: ObjectServerServicer, *args: Any) -> pb.HeadObjectResponse:
+        served.append("task")
+        return await normal(self, *args)
+
+    monkeypatch.setattr(ObjectServerServicer, "_head_version", counted)
     node.run(node.client.put_object(LOC, ts(1), b"hello", content_type="text/plain"))
 
     async def head(**options: bool) -> pb.HeadObjectResponse:
@@ -628,8 +639,10 @@ def test_a_timestamp_only_head_answers_the_version_from_memory_or_disk(node: Nod
     assert (remembered.object.timestamp, remembered.deleted) == (ts(1), False)
     assert (remembered.object.object, remembered.object.size) == ("cat.jpg", 0)  # not read
     assert remembered.object.content_type == ""
+    assert served == []  # remembered: answered in the session's reading loop
     node.device._recent.clear()  # as after a restart: the same answer, from the disk
     assert node.run(head()).object.timestamp == ts(1)
+    assert served == ["task"]
 
     node.run(node.client.delete_object(LOC, ts(2)))
     gone = node.run(head(include_deleted=True))
