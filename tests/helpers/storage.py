@@ -85,6 +85,21 @@ class ObjectServerProcess:
                     return int(line.split()[1])
         raise AssertionError("no VmHWM")
 
+    def rss_kib(self) -> int:
+        """The process's resident memory now."""
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def reset_peak_rss(self) -> None:
+        """Set the peak (VmHWM) back to the current RSS, so a phase's own peak can be read."""
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind, as in a crash or power loss of the process."""
         assert self.process is not None
