@@ -198,6 +198,8 @@ async def run(proxy: str, token: str, seconds: float, phases: set[str]) -> list[
     for name, kind, size, concurrency in PHASES:
         if name not in phases:
             continue
+        # Progress on stderr, so a profiler can be attached to one phase.
+        print(f"phase {name} starting", file=sys.stderr, flush=True)
         results.append(await phase(stub, metadata, kind, size, concurrency, seconds))
     await channel.close()
     return results
