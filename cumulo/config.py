@@ -198,6 +198,10 @@ class StorageConfig:
     #: page cache (still fsynced before acknowledging); file systems without direct
     #: I/O fall back to buffered writes by themselves (docs/object-server.md).
     direct_io: bool = True
+    #: Read small objects (up to 64 KiB) installed lately on the event loop when all
+    #: their bytes are in the page cache (``RWF_NOWAIT``), saving two thread
+    #: switches per GET; off for file systems where ``open`` may wait on the network.
+    inline_reads: bool = True
     #: Address the object proxy (``cumulo-object-proxy``) listens on.  ``cumulo up``
     #: has no proxy process: its storage node N serves the object API on this port
     #: plus N - 1 (port 0: a free port each).

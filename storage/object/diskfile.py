@@ -59,7 +59,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ from storage.object.store import (
     ObjectNotFound,
     PartitionEntry,
     PendingPut,
+    ReadLater,
     TimestampConflict,
     Version,
     check_chunk_size,
@@ -117,6 +118,9 @@ _LOCK_STRIPES = 64
 #: They let a replica answer "which version is current" for recent objects without
 #: a thread hop or a directory listing (the read path's quorum check, replicas.py).
 RECENT_VERSIONS = 65536
+#: Largest object the event loop reads itself (open_cached); larger ones, and any
+#: whose bytes are not all in the page cache, are read on a disk thread.
+INLINE_READ_MAX_BYTES = 64 << 10
 #: writev() takes at most IOV_MAX (1024 on Linux) buffers per call.
 _IOV_BATCH = 512
 
@@ -203,18 +207,34 @@ class _Corrupt(Exception):
     """A stored file failed a check; the message says which."""
 
 
-def read_footer(fd: int) -> tuple[dict[str, Any], Any, int]:
+def pread_nowait(fd: int, length: int, offset: int) -> bytes:
+    """``pread`` that never waits for the disk: ReadLater unless all ``length``
+    bytes are in the page cache (``RWF_NOWAIT``).  OSError if the file system
+    cannot read without waiting at all (EOPNOTSUPP)."""
+    buffer = bytearray(length)
+    try:
+        got = os.preadv(fd, [buffer], offset, os.RWF_NOWAIT)
+    except BlockingIOError:
+        raise ReadLater("not in the page cache") from None
+    if got != length:  # partly cached, or a truncated file: a disk thread decides
+        raise ReadLater(f"{got} of {length} bytes readable without waiting")
+    return bytes(buffer)
+
+
+def read_footer(
+    fd: int, pread: Callable[[int, int, int], bytes] = os.pread
+) -> tuple[dict[str, Any], Any, int]:
     """Return ``(metadata, digests, data size)`` of an open stored file, or raise _Corrupt."""
     size = os.fstat(fd).st_size
     if size < _TRAILER.size:
         raise _Corrupt(f"the file has {size} bytes, fewer than its trailer")
-    trailer = os.pread(fd, _TRAILER.size, size - _TRAILER.size)
+    trailer = pread(fd, _TRAILER.size, size - _TRAILER.size)
     magic, meta_len, count, data_size, check = _TRAILER.unpack(trailer)
     if magic != MAGIC:
         raise _Corrupt("the trailer is missing (file truncated or overwritten)")
     if meta_len > _MAX_META_BYTES or data_size + meta_len + 8 * count + _TRAILER.size != size:
         raise _Corrupt("the trailer's sizes do not add up to the file's size (truncated?)")
-    body = os.pread(fd, meta_len + 8 * count, data_size)
+    body = pread(fd, meta_len + 8 * count, data_size)
     if xxh3_of(body + trailer[:_TRAILER_HEAD]) != check:
         raise _Corrupt("the metadata does not match its checksum")
     try:
@@ -284,6 +304,7 @@ class DiskDevice:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         group_commit: bool = True,
         direct_io: bool = True,
+        inline_reads: bool = True,
     ) -> None:
         self.path = str(path)
         self.name = os.path.basename(self.path.rstrip("/"))
@@ -309,6 +330,9 @@ class DiskDevice:
             if group_commit and syncfs_available()
             else None
         )
+        #: Small recent objects may be read on the event loop (open_cached); turned
+        #: off when the file system cannot read without waiting (RWF_NOWAIT).
+        self.inline_reads = inline_reads
         #: Aligned buffers for direct writes of large objects (directio.py); None:
         #: every write is buffered (turned off, or the file system refused O_DIRECT).
         self.direct: AlignedBuffers | None = AlignedBuffers(self.chunk_size) if direct_io else None
@@ -692,6 +716,43 @@ class DiskDevice:
             f"object {name.path} is being replaced too fast to read", hint="retry"
         )
 
+    def open_cached(
+        self, partition: int, name: ObjectName, max_bytes: int | None = INLINE_READ_MAX_BYTES
+    ) -> DiskReader | None:
+        # Only a remembered version: its file name is known without a listing, and
+        # its inode and directory entries were created lately, so the open() finds
+        # them in the dentry and inode caches (the one step RWF_NOWAIT cannot bound).
+        if not self.inline_reads:
+            return None
+        hashed = name_hash(name.path)
+        version = self._recent.get((partition, hashed))
+        if version is None:
+            return None
+        if version.deleted:
+            raise ObjectNotFound(name, Timestamp.parse(version.timestamp))
+        file_path = f"{self._hash_dir(partition, hashed)}/{version.timestamp}.{DATA}"
+        try:
+            fd = os.open(file_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None  # replaced, quarantined or reclaimed since: open() decides
+        try:
+            meta = _metadata_from(*read_footer(fd, pread_nowait))
+        except (ReadLater, _Corrupt):
+            meta = None
+        except OSError as exc:
+            meta = None
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+                self.inline_reads = False
+                log.info("device %s: no reads without waiting (%s); all on threads", self.name, exc)
+        except BaseException:
+            os.close(fd)
+            raise
+        too_big = max_bytes is not None and meta is not None and meta.size > max_bytes
+        if meta is None or meta.name != name or too_big:
+            os.close(fd)
+            return None
+        return DiskReader(self, file_path, fd, meta, nowait=True)
+
     def head(self, partition: int, name: ObjectName) -> ObjectMetadata:
         with self.open(partition, name) as reader:
             return reader.metadata
@@ -964,12 +1025,26 @@ class DiskWriter:
 
 
 class DiskReader:
-    """An open object version: streams verified chunks with ``pread`` (no shared offset)."""
+    """An open object version: streams verified chunks with ``pread`` (no shared offset).
 
-    def __init__(self, device: DiskDevice, file_path: str, fd: int, metadata: ObjectMetadata):
+    ``nowait`` (from :meth:`DiskDevice.open_cached`): reads only what the page
+    cache holds, and raises ReadLater where it would wait for the disk or would
+    quarantine damage (so the event loop never blocks; a disk thread redoes it).
+    """
+
+    def __init__(
+        self,
+        device: DiskDevice,
+        file_path: str,
+        fd: int,
+        metadata: ObjectMetadata,
+        *,
+        nowait: bool = False,
+    ):
         self._device = device
         self._file_path = file_path
         self._fd = fd
+        self._nowait = nowait
         self.metadata = metadata
 
     def __enter__(self) -> DiskReader:
@@ -983,11 +1058,15 @@ class DiskReader:
             os.close(self._fd)
             self._fd = -1
 
-    def _fail(self, why: str) -> errors.DataCorruption:
+    def _fail(self, why: str) -> errors.DataCorruption | ReadLater:
+        if self._nowait:
+            return ReadLater(why)  # quarantining is disk work: a thread re-reads and does it
         return self._device._corruption(self._file_path, self.metadata.name, why)
 
     def _read(self, offset: int, length: int) -> bytes:
         """One chunk: large ones past the page cache (directio.py), the rest buffered."""
+        if self._nowait:
+            return pread_nowait(self._fd, length, offset)
         buffers = self._device.direct
         if buffers is not None and length >= DIRECT_MIN_BYTES and offset % ALIGNMENT == 0:
             try:

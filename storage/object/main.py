@@ -101,6 +101,7 @@ def open_devices(
     create: bool = False,
     group_commit: bool = True,
     direct_io: bool = True,
+    inline_reads: bool = True,
 ) -> dict[str, DeviceSlot]:
     """Open, lock and clean every device under ``root`` (or only ``names``).
 
@@ -135,7 +136,11 @@ def open_devices(
             if not path.is_dir():
                 raise errors.NotFound(f"device {path} does not exist", hint="is the disk mounted?")
             device = DiskDevice(
-                path, chunk_size=chunk_size, group_commit=group_commit, direct_io=direct_io
+                path,
+                chunk_size=chunk_size,
+                group_commit=group_commit,
+                direct_io=direct_io,
+                inline_reads=inline_reads,
             )
             device.lock()
             slots[name] = DeviceSlot(
@@ -304,6 +309,7 @@ async def serve(
         create=create,
         group_commit=config.storage.group_commit,
         direct_io=config.storage.direct_io,
+        inline_reads=config.storage.inline_reads,
     )
     try:
         running = await start_object_server(

@@ -142,6 +142,12 @@ class ObjectNotFound(errors.NotFound):
         self.tombstone = tombstone
 
 
+class ReadLater(Exception):
+    """A read started on the event loop (:meth:`ObjectDevice.open_cached`) would have
+    to wait for the disk, or do blocking work such as quarantining damaged data:
+    repeat it with :meth:`ObjectDevice.open` on a disk thread.  Never reaches a client."""
+
+
 class TimestampConflict(errors.Conflict):
     """A PUT or DELETE was not newer than the version that exists; nothing was changed."""
 
@@ -275,6 +281,21 @@ class ObjectDevice(Protocol):
     def open(self, partition: int, name: ObjectName) -> ObjectReader:
         """Open the current version; ObjectNotFound if none (or a tombstone);
         DataCorruption if its stored metadata is damaged (the file is quarantined)."""
+
+    def open_cached(
+        self, partition: int, name: ObjectName, max_bytes: int | None = ...
+    ) -> ObjectReader | None:
+        """Open the current version of a small object without waiting for the disk,
+        for a read on the event loop; None when that cannot be promised.
+
+        The disk store answers only for versions it remembers installing
+        (:meth:`recent_version`), of at most ``max_bytes`` (default
+        ``INLINE_READ_MAX_BYTES``; None: any size, for a caller that reads only
+        the metadata), whose footer and chunks read are in the page cache; its
+        reader raises :class:`ReadLater` instead of waiting for the disk or
+        quarantining.  ObjectNotFound when the
+        remembered version is a tombstone.  Every other outcome (None, ReadLater)
+        means: read it with :meth:`open` on a disk thread, which decides."""
 
     def head(self, partition: int, name: ObjectName) -> ObjectMetadata:
         """The current version's metadata; same errors as :meth:`open`."""

@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.rpc.status import error_from_rpc
-from storage.object.client import Location, ObjectServerClient
+from storage.object.client import Location, ObjectServerClient, ObjectServerSession
 from storage.object.diskfile import DiskDevice, name_hash
 from storage.object.main import ObjectServer, open_devices, start_object_server
 from storage.object.store import ObjectName, xxh3_of
@@ -618,7 +618,7 @@ def test_a_timestamp_only_head_answers_the_version_from_memory_or_disk(
     node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The proxy's quorum check on reads: which version is current, nothing more."""
-    from storage.object.client import ObjectServerSession
+
     from storage.object.server import ObjectServerServicer
 
     served: list[str] = []  # checks that took the normal way (a task, memory or disk)
@@ -658,3 +658,52 @@ def test_a_timestamp_only_head_answers_the_version_from_memory_or_disk(
 
     with pytest.raises(errors.NotFound):
         node.run(head_missing())
+
+
+def test_a_session_get_of_a_fresh_small_object_needs_no_disk_thread(node: Node) -> None:
+    """Small objects installed lately are read on the event loop (open_cached); the
+    rest, and anything outside the page cache, on a disk thread - same answers."""
+    slot = node.server.devices["d1"]
+    on_threads: list[str] = []
+    submit = slot.submit
+
+    def counted(fn: Any, *args: Any) -> Any:
+        on_threads.append(getattr(fn, "__name__", "?"))
+        return submit(fn, *args)
+
+    slot.submit = counted  # type: ignore[method-assign]
+    body = os.urandom(50_000)
+    node.run(node.client.put_object(LOC, ts(1), body))
+    big = Location("d1", 7, "AUTH_test", "photos", "big.bin")
+    node.run(node.client.put_object(big, ts(1), b"b" * (2 * CHUNK)))
+
+    async def get(location: Location, *range_: int) -> pb.GetObjectResponse:
+        async with ObjectServerSession(node.client) as session:
+            return await session.get_object(location, *range_)
+
+    on_threads.clear()
+    fresh = node.run(get(LOC))
+    assert fresh.chunk.data == body and fresh.header.object.timestamp == ts(1)
+    assert node.run(get(LOC, 5, 40_000)).chunk.data == body[5:40_000]
+    assert on_threads == []
+    assert node.run(get(big)).chunk.data == b"b" * (2 * CHUNK)  # over 64 KiB
+    assert on_threads == ["read_on_thread"]
+    on_threads.clear()
+    assert node.run(node.client.head_object(big)).object.size == 2 * CHUNK  # footer only
+    assert on_threads == []
+
+    node.device._recent.clear()  # as after a restart: read on a thread, same bytes
+    on_threads.clear()
+    assert node.run(get(LOC)).chunk.data == body
+    assert on_threads == ["read_on_thread"]
+    assert node.run(node.client.head_object(LOC)).object.size == len(body)
+    assert on_threads == ["read_on_thread", "head"]
+
+    node.run(node.client.delete_object(LOC, ts(2)))
+    on_threads.clear()
+    with pytest.raises(errors.NotFound) as caught:
+        node.run(get(LOC))
+    assert caught.value.reason == "OBJECT_DELETED"
+    gone = node.run(node.client.head_object(LOC, include_deleted=True))
+    assert (gone.deleted, gone.object.timestamp) == (True, ts(2))
+    assert on_threads == []  # a remembered tombstone: no I/O at all
