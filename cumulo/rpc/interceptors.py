@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -45,11 +46,32 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 Deserializer = Callable[[bytes], Any]
 
 
+class _RequestIds:
+    """Request ids for calls that bring none: 32 hex digits, a random per-process
+    prefix and a counter.  Unique (which is all a log needs: they are not secrets)
+    without a ``getrandom`` system call per request, as ``uuid4`` would make."""
+
+    def __init__(self) -> None:
+        self._reset()
+        # A forked child must not repeat its parent's ids.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_new_request_id = _RequestIds().next
+
+
 def _request_id_from(context: aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str) and _SANE_REQUEST_ID.match(value):
             return value
-    return uuid.uuid4().hex
+    return _new_request_id()
 
 
 def _parse(deserializer: Deserializer | None, raw: Any, method: str) -> Any:
