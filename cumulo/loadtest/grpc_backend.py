@@ -25,6 +25,7 @@ from typing import Any
 
 import grpc
 
+from cumulo.loadtest import wire
 from cumulo.loadtest.backend import ListPage
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
 from cumulo.rpc.status import error_from_rpc
@@ -35,6 +36,7 @@ MIB = 1024 * 1024
 MAX_MESSAGE_BYTES = 8 * MIB
 #: The most the unary PutSmallObject / GetSmallObject carry.
 SMALL_OBJECT = MIB
+_SERVICE = "/cumulo.object.v1.ObjectService"
 
 
 class CumuloObjectBackend:
@@ -69,9 +71,19 @@ class CumuloObjectBackend:
         self._small: set[tuple[str, str]] = set()
         self._channels: list[grpc.aio.Channel] = []
         self._stubs: list[object_pb2_grpc.ObjectServiceStub] = []
+        #: Per channel: PutSmallObject taking its request as wire bytes (wire.py).
+        self._put_small_calls: list[grpc.aio.UnaryUnaryMultiCallable] = []
         self._next: Iterator[int] = itertools.cycle(range(channels))
 
+    def _pick(self) -> int:
+        if not self._stubs:
+            self._open()
+        return next(self._next)
+
     def _stub(self) -> object_pb2_grpc.ObjectServiceStub:
+        return self._stubs[self._pick()]
+
+    def _open(self) -> None:
         if not self._stubs:
             options = [
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -85,7 +97,13 @@ class CumuloObjectBackend:
                 )
                 self._channels.append(channel)
                 self._stubs.append(object_pb2_grpc.ObjectServiceStub(channel))
-        return self._stubs[next(self._next)]
+                # No request serializer: wire.put_small_request builds the bytes.
+                self._put_small_calls.append(
+                    channel.unary_unary(
+                        f"{_SERVICE}/PutSmallObject",
+                        response_deserializer=object_pb2.PutObjectResponse.FromString,
+                    )
+                )
 
     async def prepare(self, container: str) -> None:
         request = object_pb2.CreateContainerRequest(
@@ -119,8 +137,9 @@ class CumuloObjectBackend:
                 header = object_pb2.PutObjectHeader(
                     container=container, name=name, size=len(data), project_id=self.project_id
                 )
-                await self._stub().PutSmallObject(
-                    object_pb2.PutSmallObjectRequest(header=header, data=bytes(data)),
+                put_small = self._put_small_calls[self._pick()]
+                await put_small(
+                    wire.put_small_request(header.SerializeToString(), data),
                     metadata=self.metadata,
                 )
             else:
@@ -192,6 +211,7 @@ class CumuloObjectBackend:
             await channel.close()
         self._channels.clear()
         self._stubs.clear()
+        self._put_small_calls.clear()
 
     def describe(self) -> dict[str, Any]:
         return {
