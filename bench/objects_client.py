@@ -104,7 +104,10 @@ def main() -> int:
         "--streaming", action="store_true", help="streams even for objects of at most 1 MiB"
     )
     args = parser.parse_args()
+    from cumulo.malloc import keep_large_buffers_in_heap
     from tests.helpers.objectservice import TOKEN
+
+    keep_large_buffers_in_heap()  # as `cumulo bench objects` does (the fake is spawned)
 
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()

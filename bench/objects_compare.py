@@ -57,6 +57,7 @@ from cumulo.loadtest.backend import ObjectBackend  # noqa: E402
 from cumulo.loadtest.runner import Runner, run_prefix  # noqa: E402
 from cumulo.loadtest.sizes import FixedSize, format_size, parse_size  # noqa: E402
 from cumulo.loadtest.workload import Mix, Op, PhaseSpec, Workload  # noqa: E402
+from cumulo.malloc import keep_large_buffers_in_heap  # noqa: E402
 
 PROXY_SERVICE = "object-proxy"
 
@@ -320,6 +321,8 @@ def summarize(cases: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, An
 
 
 def main() -> int:
+    # The load generator's buffers (both systems' clients run in this process).
+    keep_large_buffers_in_heap()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--rounds", type=int, default=2, help="Swift+Cumulo rounds")

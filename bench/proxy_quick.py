@@ -206,6 +206,9 @@ async def run(proxy: str, token: str, seconds: float, phases: set[str]) -> list[
 
 
 def main() -> None:
+    from cumulo.malloc import keep_large_buffers_in_heap
+
+    keep_large_buffers_in_heap()  # as `cumulo bench objects` does (cumulo/malloc.py)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(

@@ -212,6 +212,9 @@ def _progress(result: PhaseResult) -> None:
 def run_objects(args: argparse.Namespace) -> int:
     from cumulo.client import resolve_tls
     from cumulo.loadtest.grpc_backend import CumuloObjectBackend
+    from cumulo.malloc import keep_large_buffers_in_heap
+
+    keep_large_buffers_in_heap()  # a stable, low cost per large body (cumulo/malloc.py)
 
     workload = workload_from_args(args)
     endpoint = proxy_endpoint(args.object_endpoint)
