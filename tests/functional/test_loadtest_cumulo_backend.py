@@ -34,8 +34,12 @@ def run(
         try:
             return (await Runner(backend, workload).run()).to_dict()
         finally:
-            await backend.close()
-            await server.stop(None)
+            # Stopped even when the run or the close fails: a gRPC server left
+            # running keeps its threads, and pytest then hangs at exit.
+            try:
+                await backend.close()
+            finally:
+                await server.stop(None)
 
     return asyncio.run(main())
 
@@ -138,12 +142,16 @@ def test_missing_objects_count_by_reason() -> None:
     async def main() -> dict[str, Any]:
         server, endpoint = await serve(fake)
         backend = CumuloObjectBackend(endpoint, TOKEN)
-        runner = Runner(backend, Workload((phase(Op.PUT, 5),), container="c"))
-        await runner.run()
-        fake.containers["c"].clear()  # gone behind the runner's back
-        result = await runner.run_phase(phase(Op.GET, 8))
-        await backend.close()
-        await server.stop(None)
+        try:
+            runner = Runner(backend, Workload((phase(Op.PUT, 5),), container="c"))
+            await runner.run()
+            fake.containers["c"].clear()  # gone behind the runner's back
+            result = await runner.run_phase(phase(Op.GET, 8))
+        finally:
+            try:
+                await backend.close()
+            finally:
+                await server.stop(None)
         return result.to_dict()
 
     get = asyncio.run(main())
