@@ -7,10 +7,11 @@ drive on this machine and its CPU per operation (``client_cpu_ms_per_op``), besi
 the fake server's CPU per operation.  A real proxy can look no faster than this
 from the same client; compare these figures with bench/objects_compare.py's.
 
-    python bench/objects_client.py [--duration 3] [--streaming]
+    python bench/objects_client.py [--duration 3] [--api session|unary|stream]
 
-``--streaming`` makes the backend use the PutObject/GetObject streams for objects of
-at most 1 MiB too (the default is the unary PutSmallObject/GetSmallObject).
+``--api`` picks how objects of at most 1 MiB travel, as ``cumulo bench objects --api``
+does: pipelined ``ObjectSession`` streams (the default), one unary call each, or the
+PutObject/GetObject streams.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ async def run_case(
     concurrency: int,
     seconds: float,
     server_pid: int,
-    unary: bool = True,
+    api: str = "session",
 ) -> list[dict[str, Any]]:
     from cumulo.loadtest.grpc_backend import CumuloObjectBackend
 
-    backend = CumuloObjectBackend(endpoint, token, channels=2, unary=unary)
+    backend = CumuloObjectBackend(endpoint, token, channels=2, api=api)
     rows = []
     runner = Runner(backend, Workload((), container="bench", prefix=run_prefix()))
     await backend.prepare("bench")
@@ -101,7 +102,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per phase")
     parser.add_argument(
-        "--streaming", action="store_true", help="streams even for objects of at most 1 MiB"
+        "--api",
+        choices=("session", "unary", "stream"),
+        default="session",
+        help="how objects of at most 1 MiB travel (default: session)",
     )
     args = parser.parse_args()
     from cumulo.malloc import keep_large_buffers_in_heap
@@ -126,7 +130,7 @@ def main() -> int:
                     concurrency,
                     args.duration,
                     process.pid,
-                    unary=not args.streaming,
+                    api=args.api,
                 )
             )
     finally:
@@ -139,7 +143,7 @@ def main() -> int:
             {
                 "bench": "objects_client",
                 "cpus": os.cpu_count(),
-                "unary_small_objects": not args.streaming,
+                "small_objects_api": args.api,
                 "cases": rows,
             },
             indent=2,

@@ -11,6 +11,8 @@ with the Swift comparison is ``cumulo bench objects``.
 
     python bench/proxy_quick.py --seconds 5 [--unary]
 
+``--sessions N``: objects of at most 1 MiB are put and got through N ``ObjectSession``
+streams instead (pipelined; each worker uses the next session in turn).
 ``--unary``: every phase (objects of at most 1 MiB: 4 KiB and 1 MiB) uses
 PutSmallObject/GetSmallObject, one unary call each, instead of the PutObject/GetObject
 streams.  ``--small-only`` runs only the 4 KiB phases.  CPU per operation is
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -37,6 +40,7 @@ from cumulo.client import Client
 from cumulo.object.v1 import object_pb2 as pb
 from cumulo.object.v1 import object_pb2_grpc
 from cumulo.rpc.tls import PLAINTEXT, aio_channel
+from cumulo.services.object_session import AsyncObjectSession
 
 
 def cumulo(env: dict[str, str], *args: str) -> str:
@@ -102,9 +106,14 @@ async def phase(
     deadline = time.perf_counter() + seconds
 
     unary = phase.unary and size <= 1 << 20  # type: ignore[attr-defined]
+    sessions = phase.sessions if size <= 1 << 20 else []  # type: ignore[attr-defined]
+    turn = itertools.cycle(range(max(len(sessions), 1)))
 
     async def put(name: str) -> None:
         header = pb.PutObjectHeader(container="bench", name=name, size=size)
+        if sessions:
+            await sessions[next(turn)].put("bench", name, body)
+            return
         if unary:
             await stub.PutSmallObject(
                 pb.PutSmallObjectRequest(header=header, data=body), metadata=metadata
@@ -119,6 +128,9 @@ async def phase(
         await stub.PutObject(iter(requests), metadata=metadata)
 
     async def get(name: str) -> None:
+        if sessions:
+            await sessions[next(turn)].get("bench", name)
+            return
         if unary:
             await stub.GetSmallObject(
                 pb.GetObjectRequest(container="bench", name=name), metadata=metadata
@@ -152,7 +164,9 @@ async def phase(
     ops = len(latencies) / elapsed
     return {
         "phase": f"{kind} {size // 1024} KiB c={concurrency}",
-        "rpc": ("PutSmallObject" if kind == "put" else "GetSmallObject")
+        "rpc": "ObjectSession"
+        if sessions
+        else ("PutSmallObject" if kind == "put" else "GetSmallObject")
         if unary
         else ("PutObject" if kind == "put" else "GetObject"),
         "ops_per_s": round(ops, 1),
@@ -168,6 +182,7 @@ async def phase(
 
 phase.stored = {}  # type: ignore[attr-defined]
 phase.unary = False  # type: ignore[attr-defined]
+phase.sessions = []  # type: ignore[attr-defined]
 
 
 #: The phases in the order they run: (name, kind, object size, concurrency).
@@ -195,12 +210,21 @@ async def run(proxy: str, token: str, seconds: float, phases: set[str]) -> list[
         pb.CreateContainerRequest(name="bench", exist_ok=True), metadata=metadata
     )
     results = []
+    if phase.session_count:  # type: ignore[attr-defined]
+        phase.sessions = [  # type: ignore[attr-defined]
+            AsyncObjectSession(channel, token)
+            for _ in range(phase.session_count)  # type: ignore[attr-defined]
+        ]
+        for session in phase.sessions:  # type: ignore[attr-defined]
+            await session.open()
     for name, kind, size, concurrency in PHASES:
         if name not in phases:
             continue
         # Progress on stderr, so a profiler can be attached to one phase.
         print(f"phase {name} starting", file=sys.stderr, flush=True)
         results.append(await phase(stub, metadata, kind, size, concurrency, seconds))
+    for session in phase.sessions:  # type: ignore[attr-defined]
+        await session.close()
     await channel.close()
     return results
 
@@ -229,6 +253,12 @@ def main() -> None:
         "--unary", action="store_true", help="PutSmallObject/GetSmallObject (objects <= 1 MiB)"
     )
     parser.add_argument(
+        "--sessions",
+        type=int,
+        default=0,
+        help="pipeline objects <= 1 MiB over N ObjectSession streams (spread over the servers)",
+    )
+    parser.add_argument(
         "--small-only", action="store_true", help="only the 4 KiB phases (skip 1 MiB)"
     )
     parser.add_argument(
@@ -244,6 +274,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}; choose from {[n for n, *_ in PHASES]}")
     phase.unary = options.unary  # type: ignore[attr-defined]
+    phase.session_count = options.sessions  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
         env.update(
@@ -280,6 +311,7 @@ def main() -> None:
                 "nodes": options.nodes,
                 "devices_per_node": options.devices,
                 "unary": options.unary,
+                "sessions": options.sessions,
                 "object_api": options.api,
                 "loadavg": os.getloadavg(),
                 "phases": results,

@@ -114,6 +114,19 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     objects.add_argument(
         "--channels", type=int, default=2, help="gRPC channels to spread calls over (default: 2)"
     )
+    objects.add_argument(
+        "--api",
+        choices=("session", "unary", "stream"),
+        default="session",
+        help="how objects of at most 1 MiB travel: pipelined ObjectSession streams "
+        "(default), one unary call each, or the PutObject/GetObject streams",
+    )
+    objects.add_argument(
+        "--sessions",
+        type=int,
+        default=6,
+        help="ObjectSession streams to spread operations over, with --api session (default: 6)",
+    )
     objects.add_argument("--output", type=Path, help="also write the JSON result to this file")
     objects.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
@@ -219,7 +232,12 @@ def run_objects(args: argparse.Namespace) -> int:
     workload = workload_from_args(args)
     endpoint = proxy_endpoint(args.object_endpoint)
     backend = CumuloObjectBackend(
-        endpoint, token_for(args), channels=args.channels, tls=resolve_tls(endpoint)
+        endpoint,
+        token_for(args),
+        channels=args.channels,
+        tls=resolve_tls(endpoint),
+        api=args.api,
+        sessions=args.sessions,
     )
 
     async def run() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cumulo import errors
+from cumulo.cli.object_batches import run_get_many, run_put_many
 from cumulo.cli.output import message_to_dict, print_fields, print_json, print_table
 from cumulo.client import Client, connect
 
@@ -84,6 +85,27 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     delete = ocmd("delete", "delete an object", run_object_delete)
     delete.add_argument("container")
     delete.add_argument("name")
+    put_many = ocmd(
+        "put-many", "upload many files (pipelined; directories recursively)", run_put_many
+    )
+    put_many.add_argument("container")
+    put_many.add_argument("paths", nargs="+", metavar="PATH", help="files and directories")
+    put_many.add_argument("--prefix", default="", help="put before every object name")
+    put_many.add_argument("--content-type", default="")
+    put_many.add_argument(
+        "--window", type=int, default=64, help="objects in progress at most (default: 64)"
+    )
+    _progress_flags(put_many)
+    get_many = ocmd("get-many", "download many objects (pipelined)", run_get_many)
+    get_many.add_argument("container")
+    get_many.add_argument("names", nargs="+", metavar="NAME")
+    get_many.add_argument(
+        "-o", "--output-dir", default=".", help="directory to write them to (default: .)"
+    )
+    get_many.add_argument(
+        "--window", type=int, default=64, help="objects in progress at most (default: 64)"
+    )
+    _progress_flags(get_many)
     copy = ocmd("copy", "copy an object server-side", run_object_copy)
     copy.add_argument("container")
     copy.add_argument("name")

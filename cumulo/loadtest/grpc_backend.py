@@ -8,11 +8,19 @@ the figures should show the proxy, not a client wrapper.
 Big objects go up as a stream of ``chunk_size`` messages (1 MiB: the size the proxy
 handles fastest); an object that fits in one message is one message carrying header
 and data.  The final message has ``last`` set (and the header the size), so the proxy
-can tell a finished upload from a cancelled one.  With ``unary`` (the default),
-objects of at most 1 MiB go up in one unary ``PutSmallObject`` call instead, and a
-GET of an object this backend stored with at most 1 MiB (its size is known from the
-workload's PUT) is one unary ``GetSmallObject`` call: in grpc.aio a unary call costs
-both ends markedly less CPU than a stream.  Failures are raised as
+can tell a finished upload from a cancelled one.  Objects of at most 1 MiB (and GETs
+of objects this backend stored with at most 1 MiB: the size is known from the
+workload's PUT) take the cheaper path ``api`` names:
+
+* ``"session"`` (the default): pipelined over ``sessions`` ``ObjectSession`` streams
+  (:class:`~cumulo.services.object_session.AsyncObjectSession`, the SDK's), each
+  operation on the next stream in turn; a stream's messages carry every operation
+  that was ready, so gRPC's cost per call is paid per batch;
+* ``"unary"``: one ``PutSmallObject`` / ``GetSmallObject`` call each (in grpc.aio a
+  unary call costs both ends markedly less CPU than a stream);
+* ``"stream"``: the ``PutObject`` / ``GetObject`` streams, as for big objects.
+
+HEAD and DELETE are unary calls except with ``"session"``.  Failures are raised as
 :mod:`cumulo.errors` classes (via the SDK's status table), so the runner counts them
 by their stable reason, e.g. ``OBJECT_NOT_FOUND``.
 """
@@ -25,11 +33,12 @@ from typing import Any
 
 import grpc
 
-from cumulo.loadtest import wire
 from cumulo.loadtest.backend import ListPage
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
 from cumulo.rpc.status import error_from_rpc
 from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
+from cumulo.services import object_wire as wire
+from cumulo.services.object_session import AsyncObjectSession
 
 MIB = 1024 * 1024
 #: Above the 4 MiB the API allows per message, with room for the header.
@@ -37,6 +46,8 @@ MAX_MESSAGE_BYTES = 8 * MIB
 #: The most the unary PutSmallObject / GetSmallObject carry.
 SMALL_OBJECT = MIB
 _SERVICE = "/cumulo.object.v1.ObjectService"
+#: How objects of at most 1 MiB travel (see the module docstring).
+APIS = ("session", "unary", "stream")
 
 
 class CumuloObjectBackend:
@@ -56,17 +67,24 @@ class CumuloObjectBackend:
         chunk_size: int = MIB,
         project_id: str = "",
         tls: Tls = PLAINTEXT,
-        unary: bool = True,
+        api: str = "session",
+        sessions: int = 6,
     ) -> None:
         if channels < 1:
             raise ValueError("channels must be at least 1")
+        if api not in APIS:
+            raise ValueError(f"api must be one of {APIS}, not {api!r}")
+        if sessions < 1:
+            raise ValueError("sessions must be at least 1")
         self.endpoint = endpoint
         self.tls = tls
         self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
         self.channel_count = channels
         self.chunk_size = chunk_size
         self.project_id = project_id
-        self.unary = unary
+        self.api = api
+        self.session_count = sessions
+        self.token = token
         #: Objects stored with at most SMALL_OBJECT bytes (read with GetSmallObject).
         self._small: set[tuple[str, str]] = set()
         self._channels: list[grpc.aio.Channel] = []
@@ -74,6 +92,8 @@ class CumuloObjectBackend:
         #: Per channel: PutSmallObject taking its request as wire bytes (wire.py).
         self._put_small_calls: list[grpc.aio.UnaryUnaryMultiCallable] = []
         self._next: Iterator[int] = itertools.cycle(range(channels))
+        self._sessions: list[AsyncObjectSession] = []
+        self._next_session: Iterator[int] = itertools.cycle(range(sessions))
 
     def _pick(self) -> int:
         if not self._stubs:
@@ -82,6 +102,22 @@ class CumuloObjectBackend:
 
     def _stub(self) -> object_pb2_grpc.ObjectServiceStub:
         return self._stubs[self._pick()]
+
+    def _session(self) -> AsyncObjectSession | None:
+        """The next session in turn, or None unless ``api`` is "session"."""
+        if self.api != "session":
+            return None
+        if not self._sessions:
+            self._pick()  # opens the channels
+            self._sessions = [
+                AsyncObjectSession(
+                    self._channels[index % self.channel_count],
+                    self.token,
+                    project_id=self.project_id,
+                )
+                for index in range(self.session_count)
+            ]
+        return self._sessions[next(self._next_session)]
 
     def _open(self) -> None:
         if not self._stubs:
@@ -131,9 +167,12 @@ class CumuloObjectBackend:
             )
 
     async def put_object(self, container: str, name: str, data: memoryview) -> None:
-        small = self.unary and len(data) <= SMALL_OBJECT
+        small = self.api != "stream" and len(data) <= SMALL_OBJECT
+        session = self._session() if small else None
         try:
-            if small:
+            if session is not None:
+                await session.put(container, name, data)
+            elif small:
                 header = object_pb2.PutObjectHeader(
                     container=container, name=name, size=len(data), project_id=self.project_id
                 )
@@ -158,8 +197,12 @@ class CumuloObjectBackend:
             container=container, name=name, project_id=self.project_id
         )
         received = 0
+        small = (container, name) in self._small
+        session = self._session() if small else None
         try:
-            if (container, name) in self._small:
+            if session is not None:
+                return len((await session.get(container, name)).data)
+            if small:
                 response = await self._stub().GetSmallObject(request, metadata=self.metadata)
                 return len(response.data)
             async for message in self._stub().GetObject(request, metadata=self.metadata):
@@ -169,6 +212,9 @@ class CumuloObjectBackend:
         return received
 
     async def head_object(self, container: str, name: str) -> int:
+        session = self._session()
+        if session is not None:
+            return int((await session.head(container, name)).size)
         request = object_pb2.HeadObjectRequest(
             container=container, name=name, project_id=self.project_id
         )
@@ -182,7 +228,11 @@ class CumuloObjectBackend:
         request = object_pb2.DeleteObjectRequest(
             container=container, name=name, project_id=self.project_id
         )
+        session = self._session()
         try:
+            if session is not None:
+                await session.delete(container, name)
+                return
             await self._stub().DeleteObject(request, metadata=self.metadata)
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
@@ -207,6 +257,9 @@ class CumuloObjectBackend:
         return ListPage(names, bool(response.page.next_page_token))
 
     async def close(self) -> None:
+        for session in self._sessions:
+            await session.close()
+        self._sessions.clear()
         for channel in self._channels:
             await channel.close()
         self._channels.clear()
@@ -220,5 +273,6 @@ class CumuloObjectBackend:
             "endpoint": self.endpoint,
             "channels": self.channel_count,
             "chunk_size": self.chunk_size,
-            "unary_small_objects": self.unary,
+            "small_objects_api": self.api,
+            "sessions": self.session_count if self.api == "session" else 0,
         }

@@ -15,10 +15,16 @@ iterators of chunks or go straight to a file::
     data = client.objects.read_object("photos", "cat.jpg", range=(0, 1024))
     for entry in client.objects.list_objects("photos", prefix="2024/", delimiter="/"):
         print(entry if isinstance(entry, str) else entry.name)
+
+Many small objects at once go through one pipelined ``ObjectSession`` stream
+(:meth:`ObjectsClient.put_many`, :meth:`ObjectsClient.get_many`): gRPC's cost is
+paid per batch of operations, not per object.  Asyncio code shares a session among
+tasks with :class:`cumulo.services.object_session.AsyncObjectSession`.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +35,14 @@ import grpc
 from cumulo import errors
 from cumulo.object.v1 import object_pb2 as pb
 from cumulo.object.v1 import object_pb2_grpc
+from cumulo.services.object_batches import (
+    DEFAULT_WINDOW,
+    Operation,
+    Outcome,
+    pipeline,
+    result_error,
+)
+from cumulo.services.object_wire import put_small_parts
 from cumulo.types.v1 import types_pb2
 
 if TYPE_CHECKING:
@@ -241,6 +255,103 @@ class ObjectsClient:
             if handle is not None:
                 handle.close()
         return response.object  # type: ignore[no-any-return]
+
+    def put_many(
+        self,
+        container: str,
+        items: Iterable[tuple[str, bytes | bytearray | memoryview]],
+        *,
+        content_type: str = "",
+        metadata: Mapping[str, str] | None = None,
+        window: int = DEFAULT_WINDOW,
+        progress: Progress | None = None,
+        project_id: str = "",
+    ) -> list[Outcome[pb.ObjectInfo]]:
+        """Store many objects of at most 1 MiB each, pipelined over one ObjectSession.
+
+        ``items`` yields ``(name, bytes)``; it is read as the window allows, so it may be
+        a generator reading files.  Returns one :class:`Outcome` per item (``value``:
+        the stored ``ObjectInfo``), in the order they finished.  A failed item carries
+        its error (an item over 1 MiB is refused here, ``OBJECT_TOO_LARGE``) and the
+        others go on.  ``progress(done, None)`` counts finished items.  A failure of the
+        stream itself (proxy unreachable, token refused) is raised.
+        """
+        outcomes: list[Outcome[pb.ObjectInfo]] = []
+
+        def finished(outcome: Outcome[pb.ObjectInfo]) -> None:
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(len(outcomes), None)
+
+        # Filled by gRPC's sending thread, which runs operations(); drained here only.
+        refused: collections.deque[Outcome[pb.ObjectInfo]] = collections.deque()
+
+        def operations() -> Iterator[Operation[str]]:
+            for name, data in items:
+                size = memoryview(data).nbytes
+                if size > SMALL_OBJECT_LIMIT:
+                    error = errors.InvalidArgument(
+                        f"{name!r} has {size} bytes; put_many stores objects of at most "
+                        f"{SMALL_OBJECT_LIMIT}",
+                        field="data",
+                        reason="OBJECT_TOO_LARGE",
+                        hint="upload it with put_object (a PutObject stream)",
+                    )
+                    refused.append(Outcome(name, error=error))  # reported by the caller's thread
+                    continue
+                header = pb.PutObjectHeader(
+                    container=container,
+                    name=name,
+                    size=size,
+                    content_type=content_type,
+                    metadata=dict(metadata or {}),
+                    project_id=project_id,
+                )
+                yield Operation(name, "put", put_small_parts(header.SerializeToString(), data))
+
+        for name, result in self._pipeline(operations(), window):
+            while refused:
+                finished(refused.popleft())
+            error = result_error(result)
+            finished(Outcome(name, None if error else result.put.object, error))
+        while refused:
+            finished(refused.popleft())
+        return outcomes
+
+    def get_many(
+        self,
+        container: str,
+        names: Iterable[str],
+        *,
+        window: int = DEFAULT_WINDOW,
+        project_id: str = "",
+    ) -> Iterator[Outcome[pb.GetSmallObjectResponse]]:
+        """Read many objects of at most 1 MiB each, pipelined over one ObjectSession.
+
+        Yields one :class:`Outcome` per name as results arrive (in the order they
+        finished, not the order asked): ``value`` is the ``GetSmallObjectResponse``
+        (``.data``, ``.header.object``); a failed one carries its error (``NotFound``,
+        ``OBJECT_TOO_LARGE`` for a bigger object: use :meth:`get_object`).
+        """
+
+        def operations() -> Iterator[Operation[str]]:
+            for name in names:
+                request = pb.GetObjectRequest(container=container, name=name, project_id=project_id)
+                yield Operation(name, "get", [request.SerializeToString()])
+
+        for name, result in self._pipeline(operations(), window):
+            error = result_error(result)
+            yield Outcome(name, None if error else result.get, error)
+
+    def _pipeline(
+        self, operations: Iterator[Operation[str]], window: int
+    ) -> Iterator[tuple[str, pb.SessionResult]]:
+        try:
+            yield from pipeline(
+                self._client.object_channel, self._metadata(), operations, window=window
+            )
+        except grpc.RpcError as exc:
+            raise self._unreachable(self._client.translate(exc)) from None
 
     def get_object(
         self,

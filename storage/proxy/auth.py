@@ -24,9 +24,10 @@ talks to the controller only over its public API (``storage`` stands alone).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +67,13 @@ POLICY: dict[str, str] = {
     _OBJECT + "ListObjects": "reader",
     _OBJECT + "PutSmallObject": "member",
     _OBJECT + "GetSmallObject": "reader",
+    # Opening a session needs only "reader"; each of its operations is then checked
+    # against the row of its unary method (OPERATION_CHECK).
+    _OBJECT + "ObjectSession": "reader",
 }
+
+#: Streams whose operations are each authorised like their own unary call.
+OPERATION_STREAMS = frozenset({_OBJECT + "ObjectSession"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,15 @@ class ProxyCaller:
 
 CALLER: contextvars.ContextVar[ProxyCaller | None] = contextvars.ContextVar(
     "cumulo_proxy_caller", default=None
+)
+
+
+#: Inside an operation stream (OPERATION_STREAMS): ``await check(method)`` re-validates
+#: the stream's token (from the cache, so a revoked token stops working as for unary
+#: calls) and applies ``method``'s policy row; it returns the caller for that operation.
+OperationCheck = Callable[[str], Awaitable["ProxyCaller"]]
+OPERATION_CHECK: contextvars.ContextVar[OperationCheck | None] = contextvars.ContextVar(
+    "cumulo_proxy_operation_check", default=None
 )
 
 
@@ -230,16 +246,27 @@ class ProxyAuthInterceptor(aio.ServerInterceptor):
         self._authenticate = authenticate
         self._policy = POLICY if policy is None else policy
 
-    async def _check(self, method: str, context: aio.ServicerContext) -> ProxyCaller:
+    async def _check_token(self, method: str, token: str) -> ProxyCaller:
         role = self._policy.get(method)
         if role is None:
             raise errors.PermissionDenied(
                 f"{method} has no row in the proxy's policy table, so nobody may call it",
                 reason="NO_POLICY",
             )
-        caller = await self._authenticate(bearer_token(context.invocation_metadata()))
+        caller = await self._authenticate(token)
         authorize(role, caller, method)
         return caller
+
+    async def _check(self, method: str, context: aio.ServicerContext) -> ProxyCaller:
+        return await self._check_token(method, bearer_token(context.invocation_metadata()))
+
+    def _operation_check(self, context: aio.ServicerContext) -> OperationCheck:
+        token = bearer_token(context.invocation_metadata())
+
+        def check(method: str) -> Awaitable[ProxyCaller]:
+            return self._check_token(method, token)
+
+        return check
 
     async def intercept_service(
         self,
@@ -258,4 +285,18 @@ class ProxyAuthInterceptor(aio.ServerInterceptor):
         def resolve(context: aio.ServicerContext) -> Awaitable[Any]:
             return self._check(method, context)
 
-        return wrap_handler_in(handler, binding(CALLER, resolve))
+        bind_caller = binding(CALLER, resolve)
+        if method not in OPERATION_STREAMS:
+            return wrap_handler_in(handler, bind_caller)
+
+        async def checker(context: aio.ServicerContext) -> OperationCheck:
+            return self._operation_check(context)
+
+        bind_check = binding(OPERATION_CHECK, checker)
+
+        @contextlib.asynccontextmanager
+        async def both(context: aio.ServicerContext) -> AsyncIterator[None]:
+            async with bind_caller(context), bind_check(context):
+                yield
+
+        return wrap_handler_in(handler, both)

@@ -53,6 +53,7 @@ from storage.proxy.large import (
 from storage.proxy.listing import decode_token, encode_token, list_page
 from storage.proxy.quota import QuotaGuard
 from storage.proxy.replicas import SMALL_OBJECT, ReplicaIO
+from storage.proxy.session import Operations, run_session
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
 
 SERVICE_NAME = "cumulo.object.v1.ObjectService"
@@ -201,6 +202,9 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         self.large = large
         self.quota = quota
         self.clock = _Clock()
+        self.session_operations = Operations(
+            put=self.put_small, get=self.get_small, head=self.head, delete=self.delete
+        )
 
     async def _check_quota(self, account: str, adding: int) -> None:
         if self.quota is not None:
@@ -549,6 +553,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
     async def PutSmallObject(
         self, request: pb.PutSmallObjectRequest, context: aio.ServicerContext
     ) -> pb.PutObjectResponse:
+        return await self.put_small(request)
+
+    async def put_small(self, request: pb.PutSmallObjectRequest) -> pb.PutObjectResponse:
+        """PutSmallObject (also a session's put)."""
         if not request.HasField("header"):
             raise errors.InvalidArgument("the request must carry the header", field="header")
         if len(request.data) > SMALL_OBJECT:
@@ -620,6 +628,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
     async def GetSmallObject(
         self, request: pb.GetObjectRequest, context: aio.ServicerContext
     ) -> pb.GetSmallObjectResponse:
+        return await self.get_small(request)
+
+    async def get_small(self, request: pb.GetObjectRequest) -> pb.GetSmallObjectResponse:
+        """GetSmallObject (also a session's get)."""
         out, body = await self._read(request)
         if body is None:
             return pb.GetSmallObjectResponse(header=out)
@@ -637,6 +649,14 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             await body.aclose()  # type: ignore[attr-defined]
         data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         return pb.GetSmallObjectResponse(header=out, data=data)
+
+    def ObjectSession(
+        self,
+        request_iterator: AsyncIterator[pb.ObjectSessionRequest],
+        context: aio.ServicerContext,
+    ) -> AsyncIterator[pb.ObjectSessionResponse]:
+        """Small-object operations pipelined over one stream (storage/proxy/session.py)."""
+        return run_session(request_iterator, self.session_operations)
 
     async def _open(
         self, account: str, container: str, name: str, start: int | None, end: int | None
@@ -663,6 +683,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
     async def HeadObject(
         self, request: pb.HeadObjectRequest, context: aio.ServicerContext
     ) -> pb.HeadObjectResponse:
+        return await self.head(request)
+
+    async def head(self, request: pb.HeadObjectRequest) -> pb.HeadObjectResponse:
+        """HeadObject (also a session's head)."""
         account = account_of(request.project_id)
         container = _container(request.container, "container")
         name = validate_object(request.name, "name")
@@ -673,6 +697,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
     async def DeleteObject(
         self, request: pb.DeleteObjectRequest, context: aio.ServicerContext
     ) -> pb.DeleteObjectResponse:
+        return await self.delete(request)
+
+    async def delete(self, request: pb.DeleteObjectRequest) -> pb.DeleteObjectResponse:
+        """DeleteObject (also a session's delete)."""
         account = account_of(request.project_id)
         container = _container(request.container, "container")
         name = validate_object(request.name, "name")

@@ -26,11 +26,11 @@ from tests.helpers.servers import BackgroundLoop
 
 
 def run(
-    servicer: FakeObjectService, workload: Workload, token: str = TOKEN, unary: bool = True
+    servicer: FakeObjectService, workload: Workload, token: str = TOKEN, api: str = "session"
 ) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         server, endpoint = await serve(servicer)
-        backend = CumuloObjectBackend(endpoint, token, channels=2, unary=unary)
+        backend = CumuloObjectBackend(endpoint, token, channels=2, api=api, sessions=3)
         try:
             return (await Runner(backend, workload).run()).to_dict()
         finally:
@@ -89,8 +89,8 @@ def test_every_phase_with_exact_counts() -> None:
     assert result["backend"]["kind"] == "cumulo"
 
 
-@pytest.mark.parametrize("unary", [True, False])
-def test_small_objects_use_the_unary_calls_unless_told_not_to(unary: bool) -> None:
+@pytest.mark.parametrize("api", ["session", "unary", "stream"])
+def test_small_objects_take_the_api_they_are_told(api: str) -> None:
     fake = FakeObjectService()
     sizes = parse_sizes("4KiB:1,1MiB:1,2MiB:1")
     workload = Workload(
@@ -98,15 +98,22 @@ def test_small_objects_use_the_unary_calls_unless_told_not_to(unary: bool) -> No
         container="bench",
         seed=3,
     )
-    result = run(fake, workload, unary=unary)
+    result = run(fake, workload, api=api)
     put, get = result["phases"]
     assert put["completed"] == 30 and get["completed"] == 30, result
+    assert put["errors"] == 0 and get["errors"] == 0, result
     stored = fake.containers["bench"]
     small = sum(1 for data in stored.values() if len(data) <= 1 << 20)
     assert 0 < small < 30
-    # Every small PUT is one PutSmallObject; GETs of small objects are GetSmallObject.
-    assert (fake.small_calls > small) is unary and (fake.small_calls == 0) is (not unary)
-    assert get["bytes"] > 0 and result["backend"]["unary_small_objects"] is unary
+    # Objects of at most 1 MiB take the API named (a PUT and its GETs each), bigger
+    # ones the streams whatever it is.
+    small_ops = {"session": fake.session_operations, "unary": fake.small_calls}
+    assert small_ops.get(api, small + 1) > small
+    assert fake.small_calls == 0 or api == "unary"
+    assert fake.session_operations == 0 or api == "session"
+    assert (fake.sessions > 0) is (api == "session")
+    assert sum(1 for m in fake.put_messages if m > 1) == 30 - small  # the 2 MiB ones
+    assert get["bytes"] > 0 and result["backend"]["small_objects_api"] == api
 
 
 def test_count_is_exact_for_a_mix() -> None:

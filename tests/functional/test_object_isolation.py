@@ -105,7 +105,10 @@ def _invoke(channel: grpc.Channel, method: str, token: str) -> grpc.StatusCode:
         "response_deserializer": response_type.FromString,
     }
     try:
-        if descriptor.client_streaming:
+        if descriptor.client_streaming and descriptor.server_streaming:
+            both = channel.stream_stream(path, **kwargs)
+            list(both(iter([request]), metadata=metadata, timeout=10))
+        elif descriptor.client_streaming:
             call = channel.stream_unary(path, **kwargs)
             call(iter([request]), metadata=metadata, timeout=10)
         elif descriptor.server_streaming:

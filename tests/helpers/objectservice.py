@@ -3,7 +3,9 @@
 In-memory containers behind a real grpc.aio server; every call needs
 ``authorization: Bearer test-token``.  Switches: ``page_cap`` (largest listing page),
 ``fail_put_every`` (every n-th PUT answers UNAVAILABLE).  Not a model of the proxy:
-only enough of the API for a load generator.
+only enough of the API for a load generator.  ``ObjectSession`` is the proxy's own
+session machinery (storage/proxy/session.py) over this fake's unary handlers: a
+handler's ``context.abort`` becomes the operation's error.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import grpc
 
 from cumulo import errors
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
-from cumulo.rpc.status import DETAILS_KEY, status_for
+from cumulo.rpc.status import DETAILS_KEY, ERROR_OF, error_from_rpc, status_for
+from storage.proxy.auth import OPERATION_CHECK
+from storage.proxy.session import Operations, run_session
 
 TOKEN = "test-token"
 MIB = 1024 * 1024
@@ -32,6 +36,9 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         self.put_messages: list[int] = []
         #: Calls of the unary PutSmallObject / GetSmallObject.
         self.small_calls = 0
+        #: Operations served by ObjectSession streams, and the streams opened.
+        self.session_operations = 0
+        self.sessions = 0
 
     async def _check(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
@@ -93,7 +100,7 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "size mismatch")
         objects[header.name] = request.data
         self.put_messages.append(1)
-        self.small_calls += 1
+        self.small_calls += not isinstance(context, _OperationContext)
         return object_pb2.PutObjectResponse(
             object=object_pb2.ObjectInfo(
                 container=header.container, name=header.name, size=len(request.data)
@@ -106,7 +113,7 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         if data is None:
             await self._not_found(context, "OBJECT_NOT_FOUND", request.name)
             return None
-        self.small_calls += 1
+        self.small_calls += not isinstance(context, _OperationContext)
         info = object_pb2.ObjectInfo(container=request.container, name=request.name, size=len(data))
         header = object_pb2.GetObjectHeader(object=info, start=0, end=len(data))
         return object_pb2.GetSmallObjectResponse(header=header, data=data)
@@ -136,6 +143,31 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
             await self._not_found(context, "OBJECT_NOT_FOUND", request.name)
         return object_pb2.DeleteObjectResponse(version="1")
 
+    async def ObjectSession(self, request_iterator: AsyncIterator[Any], context: Any) -> Any:
+        await self._check(context)
+        self.sessions += 1
+        operation_context = _OperationContext(context)
+
+        def run(handler: Any) -> Any:
+            async def one(request: Any) -> Any:
+                self.session_operations += 1
+                return await handler(request, operation_context)
+
+            return one
+
+        async def anyone(method: str) -> None:
+            return None
+
+        OPERATION_CHECK.set(anyone)  # type: ignore[arg-type]
+        operations = Operations(
+            put=run(self.PutSmallObject),
+            get=run(self.GetSmallObject),
+            head=run(self.HeadObject),
+            delete=run(self.DeleteObject),
+        )
+        async for response in run_session(request_iterator, operations):
+            yield response
+
     async def ListObjects(self, request: Any, context: Any) -> Any:
         objects = await self._objects(request.container, context)
         limit = min(request.limit or 1000, self.page_cap)
@@ -147,6 +179,35 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         if len(names) > limit:
             response.page.next_page_token = page[-1]
         return response
+
+
+class _OperationContext:
+    """The stream's context for one operation's handler: ``abort`` raises the
+    matching :mod:`cumulo.errors` class instead of ending the stream."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    def invocation_metadata(self) -> Any:
+        return self._context.invocation_metadata()
+
+    async def abort(self, code: grpc.StatusCode, message: str, trailing_metadata: Any = ()) -> None:
+        failed = _Failed(code, message, trailing_metadata)
+        raise error_from_rpc(failed) if trailing_metadata else ERROR_OF[code](message)
+
+
+class _Failed(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, message: str, trailers: Any) -> None:
+        self._code, self._message, self._trailers = code, message, trailers
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._message
+
+    def trailing_metadata(self) -> Any:
+        return self._trailers
 
 
 async def serve(servicer: FakeObjectService) -> tuple[grpc.aio.Server, str]:

@@ -20,13 +20,15 @@ def venv_tool(name: str) -> str:
 
 
 def cumulo(
-    env: dict[str, str], *args: str, timeout: float = 120
+    env: dict[str, str], *args: str, timeout: float = 120, cwd: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``cumulo`` CLI of this interpreter with ``env``; capture its output."""
+    """Run the ``cumulo`` CLI of this interpreter with ``env`` (in ``cwd``); capture its
+    output."""
     return subprocess.run(
         [sys.executable, "-m", "cumulo.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=timeout,
+        cwd=cwd,
     )

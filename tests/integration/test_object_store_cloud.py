@@ -145,6 +145,40 @@ def _node_pid(devices_root: Path) -> int:
     raise AssertionError(f"no storage node serves {wanted}")
 
 
+def test_cli_many_objects_at_once(cloud, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = cloud
+    assert cumulo(env, "container", "create", "many").returncode == 0
+    source = tmp_path / "src"
+    bodies = {}
+    for n in range(40):
+        path = source / f"d{n % 3}" / f"f{n:02d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bodies[f"up/src/d{n % 3}/f{n:02d}.txt"] = os.urandom(n * 97)
+        path.write_bytes(bodies[f"up/src/d{n % 3}/f{n:02d}.txt"])
+    big = source / "big.bin"  # past what a session carries: streamed instead
+    big.write_bytes(os.urandom((1 << 20) + 5))
+    bodies["up/src/big.bin"] = big.read_bytes()
+    # Names are the paths as given, here relative to tmp_path.
+    put = cumulo(
+        env, "--json", "object", "put-many", "many", "src", "--prefix", "up/", cwd=str(tmp_path)
+    )
+    assert put.returncode == 0, put.stderr
+    report = json.loads(put.stdout)
+    assert {item["name"] for item in report["done"]} == set(bodies) and not report["failed"]
+    listed = cumulo(env, "--json", "object", "list", "many")
+    assert {o["name"] for o in json.loads(listed.stdout)} == set(bodies)
+    out = tmp_path / "out"
+    names = sorted(bodies)
+    get = cumulo(env, "object", "get-many", "many", *names, "nope", "-o", str(out))
+    assert get.returncode == 1  # one name failed; the others were written
+    assert "nope" in get.stderr and f"wrote {len(names)} objects" in get.stdout
+    for name, data in bodies.items():
+        assert (out / name).read_bytes() == data, name
+    assert not list(out.rglob("*.partial"))
+    missing = cumulo(env, "object", "put-many", "many", str(tmp_path / "absent"))
+    assert missing.returncode == 1 and "no file or directory" in missing.stderr
+
+
 def test_killing_a_storage_node_under_put_load_loses_no_acknowledged_object(cloud) -> None:  # type: ignore[no-untyped-def]
     env, started = cloud
     data = Path(env["CUMULO_DATA_DIR"])

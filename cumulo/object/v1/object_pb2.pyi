@@ -405,3 +405,55 @@ class ListObjectsResponse(_message.Message):
     common_prefixes: _containers.RepeatedScalarFieldContainer[str]
     page: _types_pb2.PageResponse
     def __init__(self, objects: _Optional[_Iterable[_Union[ObjectEntry, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., page: _Optional[_Union[_types_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class SessionOperation(_message.Message):
+    __slots__ = ("id", "put", "get", "head", "delete")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    put: PutSmallObjectRequest
+    get: GetObjectRequest
+    head: HeadObjectRequest
+    delete: DeleteObjectRequest
+    def __init__(self, id: _Optional[int] = ..., put: _Optional[_Union[PutSmallObjectRequest, _Mapping]] = ..., get: _Optional[_Union[GetObjectRequest, _Mapping]] = ..., head: _Optional[_Union[HeadObjectRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectRequest, _Mapping]] = ...) -> None: ...
+
+class ObjectSessionRequest(_message.Message):
+    __slots__ = ("operations",)
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    operations: _containers.RepeatedCompositeFieldContainer[SessionOperation]
+    def __init__(self, operations: _Optional[_Iterable[_Union[SessionOperation, _Mapping]]] = ...) -> None: ...
+
+class SessionError(_message.Message):
+    __slots__ = ("code", "message", "detail")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    detail: _types_pb2.ErrorDetail
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., detail: _Optional[_Union[_types_pb2.ErrorDetail, _Mapping]] = ...) -> None: ...
+
+class SessionResult(_message.Message):
+    __slots__ = ("id", "put", "get", "head", "delete", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    put: PutObjectResponse
+    get: GetSmallObjectResponse
+    head: HeadObjectResponse
+    delete: DeleteObjectResponse
+    error: SessionError
+    def __init__(self, id: _Optional[int] = ..., put: _Optional[_Union[PutObjectResponse, _Mapping]] = ..., get: _Optional[_Union[GetSmallObjectResponse, _Mapping]] = ..., head: _Optional[_Union[HeadObjectResponse, _Mapping]] = ..., delete: _Optional[_Union[DeleteObjectResponse, _Mapping]] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ...) -> None: ...
+
+class ObjectSessionResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SessionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SessionResult, _Mapping]]] = ...) -> None: ...

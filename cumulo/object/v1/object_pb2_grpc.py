@@ -104,6 +104,11 @@ class ObjectServiceStub:
                 request_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetObjectRequest.SerializeToString,
                 response_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetSmallObjectResponse.FromString,
                 _registered_method=True)
+        self.ObjectSession = channel.stream_stream(
+                '/cumulo.object.v1.ObjectService/ObjectSession',
+                request_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.ObjectSessionRequest.SerializeToString,
+                response_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.ObjectSessionResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -225,6 +230,26 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ObjectSession(self, request_iterator, context):
+        """Many small-object operations pipelined over one stream: each request message carries
+        one or more operations (put, get, head, delete of objects of at most 1 MiB), each
+        with an id the caller chooses; each response message carries the results of one or
+        more of them, in the order they finish (not the order sent), under the same ids.
+        Every operation has exactly the checks, guarantees and errors of its unary call
+        (PutSmallObject, GetSmallObject, HeadObject, DeleteObject), reported per operation
+        in SessionResult.error: a failed operation does not end the stream. The token is
+        checked when the stream opens and again (from the proxy's cache) for every
+        operation, with the role the unary call needs. At most 128 operations (and about
+        32 MiB of their data) are in progress per stream; past that the proxy stops reading
+        until some finish (gRPC flow control holds the sender back). A malformed message, a
+        missing or repeated id, or an empty operation ends the stream with
+        INVALID_ARGUMENT; ending the request stream lets the operations in progress finish
+        and their results arrive before the response stream ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +322,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.GetSmallObject,
                     request_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetObjectRequest.FromString,
                     response_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.GetSmallObjectResponse.SerializeToString,
+            ),
+            'ObjectSession': grpc.stream_stream_rpc_method_handler(
+                    servicer.ObjectSession,
+                    request_deserializer=cumulo_dot_object_dot_v1_dot_object__pb2.ObjectSessionRequest.FromString,
+                    response_serializer=cumulo_dot_object_dot_v1_dot_object__pb2.ObjectSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -677,6 +707,33 @@ class ObjectService:
             '/cumulo.object.v1.ObjectService/GetSmallObject',
             cumulo_dot_object_dot_v1_dot_object__pb2.GetObjectRequest.SerializeToString,
             cumulo_dot_object_dot_v1_dot_object__pb2.GetSmallObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectSession(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/cumulo.object.v1.ObjectService/ObjectSession',
+            cumulo_dot_object_dot_v1_dot_object__pb2.ObjectSessionRequest.SerializeToString,
+            cumulo_dot_object_dot_v1_dot_object__pb2.ObjectSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,7 +78,19 @@ def test_account_is_the_callers_project_unless_a_cloud_admin_names_another() -> 
 def test_every_write_needs_member_and_every_read_reader() -> None:
     rows = {m.rsplit("/", 1)[1]: r for m, r in POLICY.items() if "cumulo.object.v1" in m}
     reads = {"GetAccount", "ListContainers", "GetContainer", "GetObject", "GetSmallObject"}
-    reads |= {"HeadObject"}
+    # A session opens with "reader"; each of its operations needs its unary method's role.
+    reads |= {"HeadObject", "ObjectSession"}
     for method, role in rows.items():
         expected = "reader" if method in reads | {"ListObjects"} else "member"
         assert role == expected, method
+
+
+def test_session_operations_are_checked_against_their_unary_rows() -> None:
+    from storage.proxy.auth import OPERATION_STREAMS
+    from storage.proxy.session import METHOD_OF
+
+    assert set(POLICY) >= OPERATION_STREAMS
+    # Every kind of operation names a unary method with a row of its own.
+    assert set(METHOD_OF.values()) <= set(POLICY)
+    assert POLICY[METHOD_OF["put"]] == POLICY[METHOD_OF["delete"]] == "member"
+    assert POLICY[METHOD_OF["get"]] == POLICY[METHOD_OF["head"]] == "reader"
