@@ -199,6 +199,13 @@ class ContainerServerServicer(containerserver_pb2_grpc.ContainerServerServiceSer
         # A failing disk: the proxy tries another replica.
         return pb.ShardResult(code=grpc.StatusCode.UNAVAILABLE.value[0], message=str(exc))
 
+    async def apply_update(self, update: pb.ShardUpdate) -> list[Row]:
+        """Apply one shard update durably, in-process (the node's object server calls it
+        for the listing updates that follow its own writes); the live rows it replaced.
+        Shares the device's group commit with UpdateIndex; raises CumuloError."""
+        _device, path, key, rows = self._prepare(update)
+        return await self._committers[update.shard.device].submit(path, key, rows)
+
     async def UpdateIndex(
         self, request: pb.UpdateIndexRequest, context: aio.ServicerContext
     ) -> pb.UpdateIndexResponse:

@@ -25,6 +25,7 @@ replicas.  Requests go through the same validation as remote ones
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -157,14 +158,16 @@ class LocalIndexStub:
 
     def __init__(self, servicer: ContainerServerServicer) -> None:
         self._servicer = servicer
-        #: Calls served (tests check that the local path was taken).
+        #: Calls served, in all and by method (tests check that the local path was taken).
         self.calls = 0
+        self.methods: collections.Counter[str] = collections.Counter()
 
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
         handler = getattr(self._servicer, method)
 
         async def call(request: Any, metadata: object = None, timeout: float | None = None) -> Any:
             self.calls += 1
+            self.methods[method] += 1
             try:
                 async with asyncio.timeout(timeout):
                     return await handler(request, None)

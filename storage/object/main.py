@@ -24,18 +24,19 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import _native
 from cumulo import errors
 from cumulo.config import Config, load_config
-from cumulo.containerserver.v1 import containerserver_pb2_grpc
+from cumulo.containerserver.v1 import containerserver_pb2, containerserver_pb2_grpc
 from cumulo.logs import setup_logging
 from cumulo.malloc import cap_malloc_arenas
 from cumulo.objectserver.v1 import objectserver_pb2_grpc, replication_pb2_grpc
 from cumulo.rpc.server import RunningServer, Service, start_server
 from cumulo.rpc.tls import PLAINTEXT, Tls, load_server_tls, tls_mode
 from storage.container.server import SERVICE_NAME as INDEX_SERVICE_NAME
-from storage.container.server import ContainerServerServicer, IndexDevice
+from storage.container.server import ContainerServerServicer, IndexDevice, row_message
 from storage.credential import create_credential, load_credential
 from storage.object.auth import StorageCredentialInterceptor
 from storage.object.diskfile import DiskDevice
@@ -183,7 +184,11 @@ async def start_object_server(
             if isinstance(slot.device, DiskDevice)
         }
     )
-    objects = ObjectServerServicer(devices)
+
+    async def apply_listing(update: containerserver_pb2.ShardUpdate) -> list[Any]:
+        return [row_message(row) for row in await index.apply_update(update)]
+
+    objects = ObjectServerServicer(devices, listings=apply_listing)
     services = [
         Service(
             SERVICE_NAME,

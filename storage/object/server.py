@@ -31,7 +31,7 @@ import contextlib
 import itertools
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,6 +40,7 @@ from google.protobuf import timestamp_pb2
 from grpc import aio
 
 from cumulo import errors
+from cumulo.containerserver.v1 import containerserver_pb2 as ipb
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.interceptors import REQUEST_ID
@@ -83,6 +84,9 @@ LIST_PAGE = 1000
 
 T = TypeVar("T")
 
+#: Applies one index shard update on this node; the replaced live rows (as messages).
+ListingApplier = Callable[[ipb.ShardUpdate], Awaitable[list[ipb.IndexRow]]]
+
 
 @dataclass
 class DeviceSlot:
@@ -100,6 +104,13 @@ def _pb_time(stamp: Timestamp | None) -> timestamp_pb2.Timestamp:
         return timestamp_pb2.Timestamp()
     seconds, ticks = divmod(stamp.ticks, TICKS_PER_SECOND)
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=ticks * _NANOS_PER_TICK)
+
+
+def _same_version(one: str, other: str) -> bool:
+    try:
+        return Timestamp.parse(one) == Timestamp.parse(other)
+    except errors.CumuloError:
+        return False
 
 
 def metadata_message(meta: ObjectMetadata, *, digests: bool = False) -> pb.ObjectMetadata:
@@ -206,8 +217,13 @@ def _expected_size(header: pb.PutObjectHeader, commit: pb.PutObjectCommit) -> in
 class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     """Serves the devices it is given, by name."""
 
-    def __init__(self, devices: Mapping[str, DeviceSlot]) -> None:
+    def __init__(
+        self, devices: Mapping[str, DeviceSlot], listings: ListingApplier | None = None
+    ) -> None:
         self._devices = dict(devices)
+        #: This node's index shards, for the listing updates that follow session PUTs
+        #: (header.then_list); None where the node serves no index (they are refused).
+        self._listings = listings
 
     def _slot(self, device: str, field: str = "location.device") -> DeviceSlot:
         slot = self._devices.get(device)
@@ -627,7 +643,8 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             # From here the batcher owns the writer: it commits it, or aborts it if
             # this request is cancelled before its batch starts.
             meta = await batcher.submit(put)
-            return pb.PutObjectResponse(object=metadata_message(meta))
+            answer = pb.PutObjectResponse(object=metadata_message(meta))
+            return await self._then_list(header, answer)
         # Larger objects (hashing and copying dominate): one thread hop each, so
         # several hash in parallel; they still share the group commit.
         inflight: Future[Any] | None = None
@@ -643,7 +660,35 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             meta = await asyncio.wrap_future(inflight)
         finally:
             _after(inflight, writer.abort)
-        return pb.PutObjectResponse(object=metadata_message(meta))
+        return await self._then_list(header, pb.PutObjectResponse(object=metadata_message(meta)))
+
+    async def _then_list(
+        self, header: pb.PutObjectHeader, response: pb.PutObjectResponse
+    ) -> pb.PutObjectResponse:
+        """Apply ``header.then_list`` (if any) now that the object is stored, and report
+        the outcome in ``response.listing``; the PUT's own answer stands either way."""
+        if not header.HasField("then_list"):
+            return response
+        update = header.then_list
+        listing = response.listing
+        stored = response.object
+        if update.row.name != stored.object or not _same_version(
+            update.row.timestamp, stored.timestamp
+        ):
+            listing.error = "the listing row does not describe the stored object"
+            return response
+        if self._listings is None:
+            listing.error = "this node serves no listing index"
+            return response
+        shard_update = ipb.ShardUpdate(shard=update.shard, rows=[update.row])
+        try:
+            replaced = await self._listings(shard_update)
+        except Exception as exc:  # reported: the proxy updates that replica itself
+            listing.error = str(exc)
+            return response
+        listing.applied = True
+        listing.replaced.extend(replaced)
+        return response
 
     async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
         """A GetObject answered in one message (small objects only).

@@ -10,6 +10,14 @@ partition of ``(a, c, str(s))``; the account's container list at the partition o
   ``UpdateIndex`` call and rows for the same shard are applied in one SQLite
   transaction there (group commit): a burst of small PUTs costs a few fsyncs, not
   one each.
+* Small PUTs carry their listing update to the object servers (:class:`ListingPlan`):
+  a node that holds one of the shard's replicas applies the row right after it stored
+  the object (``then_list``, in-process, in the device's group commit), and
+  :meth:`IndexClient.update` then sends ``UpdateIndex`` only to the replicas no object
+  write confirmed.  With as many nodes as replicas (every node holds a replica of
+  every partition) a small PUT makes no ``UpdateIndex`` call at all; in a bigger
+  cluster the replicas that happen to share a node with the object's replicas are
+  covered.  The order guarantee holds: a node lists an object only once it stored it.
 * :meth:`IndexClient.list` asks every primary of every shard, ONE call per node
   covering all the shards it holds (the node merges them), then merges the nodes'
   answers with :func:`~storage.container.merge.merge_listings` (newest row per name
@@ -33,6 +41,7 @@ import grpc
 
 from cumulo import errors
 from cumulo.containerserver.v1 import containerserver_pb2 as ipb
+from cumulo.objectserver.v1 import objectserver_pb2 as ospb
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
 from storage.container.index import Row
 from storage.container.merge import group_frontier, merge_listings
@@ -128,6 +137,78 @@ class _Batcher:
                     future.set_exception(ERROR_OF.get(code, errors.InternalError)(result.message))
 
 
+class ListingPlan:
+    """The listing update of one small PUT, handed to its object writes (see the module
+    docstring).  :meth:`IndexClient.plan` makes it; the object writes call
+    :meth:`attach`, then :meth:`applied` or :meth:`missed`; :meth:`IndexClient.update`
+    with ``plan=`` finishes the job."""
+
+    def __init__(
+        self, client: IndexClient, shard: ShardId, part: int, primaries: list[Device]
+    ) -> None:
+        self._client = client
+        self.shard = shard
+        self.part = part
+        self.primaries = primaries
+        #: The row, set by the writer before the first attach (it knows the ETag).
+        self.message = ipb.IndexRow()
+        #: Primaries by server that no object write has been given yet.
+        self._open = {device.server: device for device in primaries}
+        #: Servers whose object write carries the update and has not answered yet.
+        self.pending: set[str] = set()
+        #: Servers that applied it (durably), with the live rows it replaced there.
+        self.done: dict[str, list[Row]] = {}
+        #: Servers whose object write failed or did not apply it.
+        self.failed: set[str] = set()
+        self._settled = False
+
+    def set_row(self, row: Row) -> None:
+        self.message = row_message(row)
+
+    def attach(self, server: str) -> ospb.ListingUpdate | None:
+        """The update for the object write to ``server``, if that server holds a
+        primary replica of the shard not already covered; None otherwise."""
+        device = self._open.pop(server, None)
+        if device is None:
+            return None
+        self.pending.add(server)
+        return ospb.ListingUpdate(
+            shard=self._client._ref(device, self.part, self.shard), row=self.message
+        )
+
+    def applied(self, server: str, replaced: Sequence[ipb.IndexRow]) -> None:
+        if server in self.pending:
+            self.pending.discard(server)
+            self.done[server] = [row_from(r) for r in replaced]
+
+    def missed(self, server: str) -> None:
+        """The object write to ``server`` failed or did not apply the update: after
+        :meth:`IndexClient.update` returned, the proxy updates that replica itself."""
+        if server not in self.pending:
+            return
+        self.pending.discard(server)
+        self.failed.add(server)
+        if self._settled:
+            self._client._update_later(self, [d for d in self.primaries if d.server == server])
+
+    def take_over(self) -> None:
+        """The caller updates every replica not done itself, now: forget the rest (a
+        write still pending may apply it too; a second apply changes nothing)."""
+        self._settled = True
+        self._open.clear()
+        self.pending.clear()
+        self.failed.clear()
+
+    def settle(self) -> None:
+        """The PUT is acknowledged: replicas never given to an object write, and those
+        whose write failed, are updated in the background; later misses too."""
+        self._settled = True
+        later = [d for d in self.primaries if d.server in self._open or d.server in self.failed]
+        self._open.clear()
+        if later:
+            self._client._update_later(self, later)
+
+
 class IndexClient:
     """Index shards of the cluster through ``pool``; see the module docstring."""
 
@@ -162,10 +243,59 @@ class IndexClient:
             batcher = self._batchers[address] = _Batcher(self.pool, address, self.node_timeout)
         return batcher
 
-    async def update(self, shard: ShardId, rows: Sequence[Row]) -> list[Row]:
+    async def drain(self) -> None:
+        """Wait for background updates (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def plan(self, shard: ShardId) -> ListingPlan:
+        """A :class:`ListingPlan` for a small PUT's object writes to carry."""
+        part = self.part_of(shard)
+        primaries = NodeIter(self.ring, part, self.pool).take_primaries()
+        return ListingPlan(self, shard, part, primaries)
+
+    def _update_later(self, plan: ListingPlan, devices: list[Device]) -> None:
+        """Update these replicas of ``plan`` in the background (after the PUT's answer)."""
+        nodes = NodeIter(self.ring, plan.part, self.pool)
+        nodes.take_primaries()
+        messages = [plan.message]
+
+        async def one(device: Device) -> None:
+            while True:
+                ref = self._ref(device, plan.part, plan.shard)
+                update = ipb.ShardUpdate(shard=ref, rows=messages)
+                try:
+                    await self._batcher(device.server).submit(update)
+                except Exception as exc:
+                    if node_fault(exc):
+                        self.pool.failed(device.server)
+                        replacement = next(nodes, None)
+                        if replacement is not None:
+                            device = replacement
+                            continue
+                    log.warning(
+                        "listing update of %s on %s failed: %s", plan.shard, device.server, exc
+                    )
+                    return
+                self.pool.succeeded(device.server)
+                return
+
+        for device in devices:
+            task = asyncio.ensure_future(one(device))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def update(
+        self, shard: ShardId, rows: Sequence[Row], plan: ListingPlan | None = None
+    ) -> list[Row]:
         """Apply ``rows`` to a quorum of the shard's replicas (durably) before returning
         the live rows of these names they replaced on the replicas that answered
-        (each stored version once)."""
+        (each stored version once).
+
+        With ``plan`` (the one the PUT's object writes carried, ``rows`` its row): the
+        replicas those writes applied count at once; if they make a quorum nothing is
+        sent now (the others follow in the background, :meth:`ListingPlan.settle`),
+        else every other primary is updated here as without a plan."""
         part = self.part_of(shard)
         nodes = NodeIter(self.ring, part, self.pool)
         messages = [row_message(r) for r in rows]
@@ -175,6 +305,18 @@ class IndexClient:
         enough = asyncio.Event()
         names = {r.name for r in rows}
         replaced: dict[tuple[str, str], Row] = {}
+        if plan is not None:
+            for old in (row for rows_there in plan.done.values() for row in rows_there):
+                if old.name in names:
+                    replaced[(old.name, old.timestamp)] = old
+            if len(plan.done) >= self.quorum:
+                plan.settle()
+                return list(replaced.values())
+            # Not enough: every primary the writes did not cover is updated here, as
+            # without a plan (those still pending too: a second apply changes nothing).
+            done = [d for d in primaries if d.server in plan.done]
+            primaries = [d for d in primaries if d.server not in plan.done]
+            plan.take_over()
 
         async def one(device: Device) -> None:
             try:
@@ -199,15 +341,18 @@ class IndexClient:
             finally:
                 finished = len(done) + len(failures)
                 hopeless = any(not node_fault(e) for e in failures) or (
-                    len(primaries) - len(failures) < self.quorum
+                    len(primaries) + already - len(failures) < self.quorum
                 )
-                if len(done) >= self.quorum or hopeless or finished == len(primaries):
+                if len(done) >= self.quorum or hopeless or finished == len(primaries) + already:
                     enough.set()
 
+        already = len(done)
         for device in primaries:
             task = asyncio.ensure_future(one(device))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if not primaries:
+            enough.set()
         await enough.wait()
         if len(done) >= self.quorum:
             return list(replaced.values())

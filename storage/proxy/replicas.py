@@ -31,16 +31,20 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as spb
+from storage.container.index import Row
 from storage.object.client import Location
 from storage.object.server import SESSION_MAX_BYTES
 from storage.object.store import xxh3_of
 from storage.proxy.placement import NodeIter, NodePool
 from storage.ring import Ring
 from storage.ring.devices import Device
+
+if TYPE_CHECKING:  # index.py imports this module
+    from storage.proxy.index import ListingPlan
 
 log = logging.getLogger("cumulo.storage.proxy")
 
@@ -235,12 +239,16 @@ class ReplicaIO:
         metadata: Mapping[str, str] | None = None,
         compute_sha256: bool = False,
         expected_md5: str = "",
+        listing: ListingPlan | None = None,
     ) -> spb.ObjectMetadata:
         """Store an object of at most :data:`SMALL_OBJECT` bytes over the sessions.
 
         The MD5 (the ETag) and the XXH3 are computed here once for all replicas; each
         replica checks the XXH3 and takes the MD5 as given (``trusted_md5``) instead
-        of hashing the bytes again (1.4 ms/MiB per replica)."""
+        of hashing the bytes again (1.4 ms/MiB per replica).  With ``listing``, each
+        write to a node holding a replica of the object's index shard carries the
+        listing row, which that node applies once it stored the object
+        (storage/proxy/index.py, ListingPlan)."""
         part = self.ring.get_part(account, container, name)
         if len(data) >= _MD5_IN_THREAD:
             # hashlib releases the GIL: the event loop keeps serving meanwhile.
@@ -248,19 +256,34 @@ class ReplicaIO:
         else:
             md5 = _md5_hex(data)
         digest = xxh3_of(data) if data else None
+        if listing is not None:
+            listing.set_row(Row(name, timestamp, False, len(data), md5, content_type))
 
         async def call(device: Device) -> spb.ObjectMetadata:
-            return await self.pool.session(device.server).put_object(
-                Location(device.device, part, account, container, name),
-                timestamp,
-                data,
-                content_type=content_type,
-                metadata=metadata,
-                compute_sha256=compute_sha256,
-                expected_md5=expected_md5,
-                trusted_md5=md5,
-                xxh3=digest,
-            )
+            then_list = listing.attach(device.server) if listing is not None else None
+            try:
+                response = await self.pool.session(device.server).put_object_listed(
+                    Location(device.device, part, account, container, name),
+                    timestamp,
+                    data,
+                    content_type=content_type,
+                    metadata=metadata,
+                    compute_sha256=compute_sha256,
+                    expected_md5=expected_md5,
+                    trusted_md5=md5,
+                    xxh3=digest,
+                    then_list=then_list,
+                )
+            except BaseException:
+                if listing is not None and then_list is not None:
+                    listing.missed(device.server)
+                raise
+            if listing is not None and then_list is not None:
+                if response.listing.applied:
+                    listing.applied(device.server, response.listing.replaced)
+                else:
+                    listing.missed(device.server)
+            return response.object
 
         results = await self._write_all(NodeIter(self.ring, part, self.pool), call, "PUT")
         return next(r for r in results if r is not None) if any(results) else spb.ObjectMetadata()

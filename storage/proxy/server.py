@@ -39,7 +39,7 @@ from storage.names import (
 )
 from storage.proxy.auth import account_of, current_caller
 from storage.proxy.containers import ContainerDirectory, ContainerRecord
-from storage.proxy.index import IndexClient, ShardId, shard_of
+from storage.proxy.index import IndexClient, ListingPlan, ShardId, shard_of
 from storage.proxy.large import (
     ETAG_KEY,
     RESERVED_CONTAINER_PREFIX,
@@ -289,10 +289,21 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
 
     # -- objects ----------------------------------------------------------------------------
 
-    async def _listed(self, account: str, record: ContainerRecord, rows: list[Row]) -> list[Row]:
-        """List ``rows`` (a quorum of their shard's replicas); the live rows they replaced."""
-        shard = ShardId(account, record.name, shard_of(rows[0].name, record.shards))
-        return await self.index.update(shard, rows)
+    @staticmethod
+    def _shard(account: str, record: ContainerRecord, name: str) -> ShardId:
+        return ShardId(account, record.name, shard_of(name, record.shards))
+
+    async def _listed(
+        self,
+        account: str,
+        record: ContainerRecord,
+        rows: list[Row],
+        plan: ListingPlan | None = None,
+    ) -> list[Row]:
+        """List ``rows`` (a quorum of their shard's replicas); the live rows they replaced.
+        ``plan``: the listing update the object writes carried (replicas they applied
+        count; see storage/proxy/index.py)."""
+        return await self.index.update(self._shard(account, record, rows[0].name), rows, plan)
 
     async def _store(
         self,
@@ -312,6 +323,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         """Store an object (buffered ``first`` pieces, then ``rest``) and list it."""
         timestamp = self.clock.next()
         handled = ""  # the replaced large version whose segments are already being deleted
+        plan: ListingPlan | None = None  # small objects: the writes carry the listing update
         if rest is None:
             data = b"".join(first) if len(first) != 1 else first[0]
             if size is not None and len(data) != size:
@@ -328,6 +340,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                         field="header.expected_sha256",
                         reason="CHECKSUM_MISMATCH",
                     )
+            plan = self.index.plan(self._shard(account, record, name))
             meta = await self.replicas.put_small(
                 account,
                 record.name,
@@ -338,6 +351,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 metadata=metadata,
                 compute_sha256=compute_sha256 or bool(expected_sha256),
                 expected_md5=expected_md5,
+                listing=plan,
             )
         else:
             meta, handled = await self._store_streamed(
@@ -365,7 +379,7 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             )
         else:
             row = Row(name, meta.timestamp, False, meta.size, meta.etag, meta.content_type)
-        replaced = await self._listed(account, record, [row])
+        replaced = await self._listed(account, record, [row], plan)
         # The listing update names every version this one replaced, including one
         # written while a large upload ran (after its predecessor was read).
         replaced = [r for r in replaced if r.timestamp != handled]

@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from cumulo.types.v1 import types_pb2 as _types_pb2
+from cumulo.containerserver.v1 import containerserver_pb2 as _containerserver_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -62,7 +63,7 @@ class ObjectMetadata(_message.Message):
     def __init__(self, account: _Optional[str] = ..., container: _Optional[str] = ..., object: _Optional[str] = ..., timestamp: _Optional[str] = ..., size: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., etag: _Optional[str] = ..., sha256: _Optional[str] = ..., chunk_size: _Optional[int] = ..., chunk_xxh3: _Optional[_Iterable[int]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("location", "timestamp", "content_type", "metadata", "chunk_size", "compute_sha256", "expected_size", "expected_md5", "trusted_md5")
+    __slots__ = ("location", "timestamp", "content_type", "metadata", "chunk_size", "compute_sha256", "expected_size", "expected_md5", "trusted_md5", "then_list")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +80,7 @@ class PutObjectHeader(_message.Message):
     EXPECTED_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_MD5_FIELD_NUMBER: _ClassVar[int]
     TRUSTED_MD5_FIELD_NUMBER: _ClassVar[int]
+    THEN_LIST_FIELD_NUMBER: _ClassVar[int]
     location: ObjectLocation
     timestamp: str
     content_type: str
@@ -88,7 +90,26 @@ class PutObjectHeader(_message.Message):
     expected_size: int
     expected_md5: str
     trusted_md5: str
-    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., timestamp: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunk_size: _Optional[int] = ..., compute_sha256: _Optional[bool] = ..., expected_size: _Optional[int] = ..., expected_md5: _Optional[str] = ..., trusted_md5: _Optional[str] = ...) -> None: ...
+    then_list: ListingUpdate
+    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., timestamp: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunk_size: _Optional[int] = ..., compute_sha256: _Optional[bool] = ..., expected_size: _Optional[int] = ..., expected_md5: _Optional[str] = ..., trusted_md5: _Optional[str] = ..., then_list: _Optional[_Union[ListingUpdate, _Mapping]] = ...) -> None: ...
+
+class ListingUpdate(_message.Message):
+    __slots__ = ("shard", "row")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    shard: _containerserver_pb2.ShardRef
+    row: _containerserver_pb2.IndexRow
+    def __init__(self, shard: _Optional[_Union[_containerserver_pb2.ShardRef, _Mapping]] = ..., row: _Optional[_Union[_containerserver_pb2.IndexRow, _Mapping]] = ...) -> None: ...
+
+class ListingResult(_message.Message):
+    __slots__ = ("applied", "replaced", "error")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    replaced: _containers.RepeatedCompositeFieldContainer[_containerserver_pb2.IndexRow]
+    error: str
+    def __init__(self, applied: _Optional[bool] = ..., replaced: _Optional[_Iterable[_Union[_containerserver_pb2.IndexRow, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ObjectChunk(_message.Message):
     __slots__ = ("data", "xxh3")
@@ -119,10 +140,12 @@ class PutObjectRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., chunk: _Optional[_Union[ObjectChunk, _Mapping]] = ..., commit: _Optional[_Union[PutObjectCommit, _Mapping]] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
-    __slots__ = ("object",)
+    __slots__ = ("object", "listing")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
+    LISTING_FIELD_NUMBER: _ClassVar[int]
     object: ObjectMetadata
-    def __init__(self, object: _Optional[_Union[ObjectMetadata, _Mapping]] = ...) -> None: ...
+    listing: ListingResult
+    def __init__(self, object: _Optional[_Union[ObjectMetadata, _Mapping]] = ..., listing: _Optional[_Union[ListingResult, _Mapping]] = ...) -> None: ...
 
 class ByteRange(_message.Message):
     __slots__ = ("start", "end")

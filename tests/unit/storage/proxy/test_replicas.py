@@ -63,6 +63,17 @@ class FakeSession:
         await asyncio.sleep(0)
         return spb.ObjectMetadata(object=location.object, timestamp=timestamp, size=len(data))
 
+    async def put_object_listed(
+        self, location: Any, timestamp: str, data: bytes, **options: Any
+    ) -> Any:
+        then_list = options.get("then_list")
+        self.node.listings.append((self.server, then_list))
+        stored = await self.put_object(location, timestamp, data)
+        response = spb.PutObjectResponse(object=stored)
+        if then_list is not None:
+            response.listing.applied = self.server not in self.node.unlisted
+        return response
+
 
 class FakeNodes(NodePool):
     """A NodePool whose sessions are fakes: per server, succeed or raise a given error."""
@@ -71,6 +82,10 @@ class FakeNodes(NodePool):
         super().__init__("credential-0123456789abcdef")
         self.failures = failures
         self.calls: list[tuple[str, str]] = []
+        #: (server, the ListingUpdate its write carried or None), per put_object_listed.
+        self.listings: list[tuple[str, Any]] = []
+        #: Servers that store objects but do not apply listing updates.
+        self.unlisted: set[str] = set()
 
     def session(self, address: str) -> Any:
         return FakeSession(self, address)
