@@ -218,9 +218,12 @@ class StorageConfig:
     #: empty means ``controller.listen``.
     proxy_controller: str = ""
     #: Seconds the proxy trusts a validated token before asking the controller again
-    #: (a revoked token keeps working for at most this long on a proxy that saw it).
+    #: (a revoked token keeps working for at most this long on a proxy that saw it; a
+    #: token in use is re-validated in the background before its entry expires).
     token_cache_ttl: float = 5.0
-    #: Seconds the proxy caches a container's record (existence, shard count).
+    #: Seconds the proxy caches a container's record (existence, shard count) and a
+    #: project's object quota and usage; entries in use are refreshed in the background
+    #: before they expire, none is served past this age.
     container_cache_ttl: float = 5.0
     #: Shards of a new container's object index (1-256; fixed for the container's life).
     index_shards: int = 8

@@ -23,7 +23,6 @@ talks to the controller only over its public API (``storage`` stands alone).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import time
@@ -39,6 +38,7 @@ from cumulo.identity.v1 import identity_pb2, identity_pb2_grpc
 from cumulo.rpc.handlers import binding, wrap_handler_in
 from cumulo.rpc.status import error_from_rpc
 from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
+from storage.proxy.refresh import RefreshAhead
 
 AUTHORIZATION_KEY = "authorization"
 _OBJECT = "/cumulo.object.v1.ObjectService/"
@@ -187,41 +187,25 @@ class ControllerIntrospection:
 
 
 class TokenCache:
-    """Positive results of ``introspect`` for ``ttl`` seconds, keyed by token."""
+    """Positive results of ``introspect`` for ``ttl`` seconds, keyed by token (never past
+    the token's own expiry).  A token in use is re-validated in the background before
+    its entry expires (:class:`~storage.proxy.refresh.RefreshAhead`), so calls do not
+    stall on the controller every ``ttl`` seconds; concurrent calls with a new token
+    share one controller round-trip; failures are not cached."""
 
     def __init__(self, introspect: Introspect, ttl: float = 5.0, capacity: int = 100_000) -> None:
-        self._introspect = introspect
         self.ttl = ttl
         self.capacity = capacity
-        self._entries: dict[str, tuple[float, ProxyCaller]] = {}
-        self._inflight: dict[str, asyncio.Future[ProxyCaller]] = {}
+        self._cache: RefreshAhead[str, ProxyCaller] = RefreshAhead(
+            introspect, ttl, capacity=capacity
+        )
 
     async def __call__(self, token: str) -> ProxyCaller:
-        now = time.monotonic()
-        hit = self._entries.get(token)
-        if hit is not None and hit[0] > now and hit[1].expires_at > time.time():
-            return hit[1]
-        # Concurrent calls with one new token share one controller round-trip.
-        pending = self._inflight.get(token)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ProxyCaller] = asyncio.get_running_loop().create_future()
-        self._inflight[token] = future
-        try:
-            caller = await self._introspect(token)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here; waiters re-raise it
-            raise
-        finally:
-            self._inflight.pop(token, None)
-        future.set_result(caller)
-        if self.ttl > 0:
-            if len(self._entries) >= self.capacity:
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-                if len(self._entries) >= self.capacity:
-                    self._entries.clear()
-            self._entries[token] = (now + self.ttl, caller)
+        caller = await self._cache.get(token)
+        if caller.expires_at <= time.time():
+            # The token itself expired while cached: ask again (the controller refuses it).
+            self._cache.drop(token)
+            caller = await self._cache.get(token)
         return caller
 
 

@@ -15,13 +15,13 @@ accepted (documented in docs/object-store.md).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cumulo import errors
 from storage.container.index import Row
 from storage.proxy.index import IndexClient, ShardId
+from storage.proxy.refresh import RefreshAhead
 from storage.timestamp import Timestamp
 
 #: Most index shards a container may have (the node refuses shard numbers beyond 4096).
@@ -71,7 +71,11 @@ class ContainerDirectory:
         self.index = index
         self.cache_ttl = cache_ttl
         self.shards = max(1, min(shards, MAX_INDEX_SHARDS))
-        self._cache: dict[tuple[str, str], tuple[float, ContainerRecord]] = {}
+        # Refreshed ahead of expiry while in use: no stall of every request in flight
+        # each time a busy container's entry would have expired (refresh.py).
+        self._cache: RefreshAhead[tuple[str, str], ContainerRecord] = RefreshAhead(
+            self._load, cache_ttl
+        )
 
     @staticmethod
     def list_shard(account: str) -> ShardId:
@@ -86,21 +90,21 @@ class ContainerDirectory:
     async def get(self, account: str, name: str, *, cached: bool = True) -> ContainerRecord:
         key = (account, name)
         if cached:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > time.monotonic():
-                return hit[1]
-        row = await self._lookup(account, name)
-        if row is None or row.deleted:
-            self._cache.pop(key, None)
-            raise _not_found(name)
-        record = ContainerRecord.from_row(row)
+            return await self._cache.get(key)
+        record = await self._load(key)
         self._remember(account, record)
         return record
 
+    async def _load(self, key: tuple[str, str]) -> ContainerRecord:
+        account, name = key
+        row = await self._lookup(account, name)
+        if row is None or row.deleted:
+            self._cache.drop(key)
+            raise _not_found(name)
+        return ContainerRecord.from_row(row)
+
     def _remember(self, account: str, record: ContainerRecord) -> None:
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[(account, record.name)] = (time.monotonic() + self.cache_ttl, record)
+        self._cache.put((account, record.name), record)
 
     async def create(
         self, account: str, name: str, metadata: Mapping[str, str], *, exist_ok: bool
@@ -150,7 +154,7 @@ class ContainerDirectory:
             )
         tombstone = Row(name, Timestamp.now().internal, deleted=True)
         await self.index.update(self.list_shard(account), [tombstone])
-        self._cache.pop((account, name), None)
+        self._cache.drop((account, name))
 
     async def list(
         self, account: str, prefix: str, marker: str, limit: int

@@ -20,7 +20,6 @@ is down (the limit is enforced again at the next refresh).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ import grpc
 from cumulo import errors
 from cumulo.quota.v1 import quota_pb2, quota_pb2_grpc
 from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
+from storage.proxy.refresh import RefreshAhead
 
 log = logging.getLogger("cumulo.storage.proxy.quota")
 
@@ -40,7 +40,6 @@ UsageOf = Callable[[str], Awaitable[tuple[int, int, int]]]
 
 @dataclass
 class _Entry:
-    expires: float
     bytes_limit: int
     count_limit: int
     bytes_used: int
@@ -57,7 +56,12 @@ class QuotaGuard:
         self._stub = quota_pb2_grpc.QuotaServiceStub(self._channel) if self._channel else None
         self._usage_of = usage_of
         self.ttl = ttl
-        self._entries: dict[str, _Entry] = {}
+        #: The token (and whether it is the account's own) to read each account's quota
+        #: with: the latest caller's, so a background refresh has one.
+        self._readers: dict[str, tuple[str, bool]] = {}
+        # Refreshed ahead of expiry while in use (refresh.py): PUTs do not all stall on
+        # the controller and the index each time an account's entry would expire.
+        self._cache: RefreshAhead[str, _Entry | None] = RefreshAhead(self._load, ttl)
 
     async def close(self) -> None:
         if self._channel is not None:
@@ -79,9 +83,15 @@ class QuotaGuard:
         return limits.get("object_bytes", UNLIMITED), limits.get("object_count", UNLIMITED)
 
     async def _entry(self, account: str, token: str, own: bool) -> _Entry | None:
-        entry = self._entries.get(account)
-        if entry is not None and entry.expires > time.monotonic():
-            return entry
+        if len(self._readers) > 100_000:
+            self._readers.clear()
+        self._readers[account] = (token, own)
+        return await self._cache.get(account)
+
+    async def _load(self, account: str) -> _Entry | None:
+        """The account's limits and usage; None (allow, and log) when the controller
+        cannot be asked - cached too, so a down controller is not asked by every PUT."""
+        token, own = self._readers[account]
         limits = await self._limits(account, token, own)
         if limits is None:
             return None
@@ -90,11 +100,7 @@ class QuotaGuard:
             objects = used = 0  # nothing to enforce: skip the (costly) usage sum
         else:
             _containers, objects, used = await self._usage_of(account)
-        entry = _Entry(time.monotonic() + self.ttl, bytes_limit, count_limit, used, objects)
-        if len(self._entries) > 100_000:
-            self._entries.clear()
-        self._entries[account] = entry
-        return entry
+        return _Entry(bytes_limit, count_limit, used, objects)
 
     async def check(self, account: str, token: str, own: bool, adding: int) -> None:
         """Raise QuotaExceeded if one more object of ``adding`` bytes passes a limit."""
@@ -118,13 +124,13 @@ class QuotaGuard:
 
     def stored(self, account: str, size: int) -> None:
         """Count an acknowledged PUT in the cached usage."""
-        entry = self._entries.get(account)
+        entry = self._cache.peek(account)
         if entry is not None:
             entry.objects += 1
             entry.bytes_used += size
 
     def deleted(self, account: str, size: int) -> None:
-        entry = self._entries.get(account)
+        entry = self._cache.peek(account)
         if entry is not None:
             entry.objects = max(0, entry.objects - 1)
             entry.bytes_used = max(0, entry.bytes_used - size)
