@@ -342,6 +342,12 @@ def main() -> int:
         default="nodes",
         help="where the Cumulo all-in-one serves the object API (storage.allinone_proxy)",
     )
+    parser.add_argument(
+        "--cumulo-client",
+        choices=("session", "unary", "stream"),
+        default="session",
+        help="how the load generator sends Cumulo objects of at most 1 MiB (its --api)",
+    )
     parser.add_argument("--cumulo-endpoint", help="use this object proxy, not a new all-in-one")
     parser.add_argument("--cumulo-token", default=os.environ.get("CUMULO_TOKEN", ""))
     parser.add_argument("--work-dir", type=Path, help="default: a new temporary directory")
@@ -357,6 +363,8 @@ def main() -> int:
         "duration_s_per_phase": args.duration,
         "rounds": args.rounds,
         "order": "per round: Swift (every case), then Cumulo (every case)",
+        # How the load generator sent Cumulo's objects of at most 1 MiB (grpc_backend.py).
+        "cumulo_client": args.cumulo_client,
     }
     try:
         with contextlib.ExitStack() as stack:
@@ -400,7 +408,9 @@ def main() -> int:
                     System(
                         "cumulo",
                         out["cumulo"],
-                        lambda: CumuloObjectBackend(endpoint, bearer, channels=2),
+                        lambda: CumuloObjectBackend(
+                            endpoint, bearer, channels=2, api=args.cumulo_client
+                        ),
                         {int(out["cumulo"]["pid"])} if "pid" in out["cumulo"] else set(),
                     )
                 )
