@@ -36,14 +36,18 @@ def announces_batches(metadata: Iterable[tuple[str, str | bytes]] | None) -> boo
     return any(key == BATCH_KEY and value == BATCH_VALUE for key, value in metadata or ())
 
 
+# Sizes by ByteSize(), not len(field): reading a bytes field of a message copies it
+# (1 MiB: ~50 us), ByteSize() does not.
+
+
 def _request_bytes(request: pb.SessionRequest) -> int:
     kind = request.WhichOneof("operation")
-    return len(request.put.chunk.data) if kind == "put" else 0
+    return request.put.chunk.ByteSize() if kind == "put" else 0
 
 
 def _response_bytes(response: pb.SessionResponse) -> int:
     kind = response.WhichOneof("result")
-    return len(response.get.chunk.data) if kind == "get" else 0
+    return response.get.chunk.ByteSize() if kind == "get" else 0
 
 
 def pack_requests(requests: Sequence[pb.SessionRequest]) -> list[pb.SessionRequest]:

@@ -268,9 +268,10 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             while message is not None:
                 if message.HasField("chunk"):
                     chunk = message.chunk
-                    pending.append((chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None))
-                    pending_bytes += len(chunk.data)
-                    received += len(chunk.data)
+                    data = chunk.data  # read once: each read of a bytes field copies it
+                    pending.append((data, chunk.xxh3 if chunk.HasField("xxh3") else None))
+                    pending_bytes += len(data)
+                    received += len(data)
                     if announced is not None and received > announced:
                         raise errors.InvalidArgument(
                             f"more than the announced {announced} bytes arrived; "
@@ -602,7 +603,8 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                 field="put",
                 hint="send larger objects with PutObject",
             )
-        if len(message.chunk.data) > SESSION_MAX_BYTES:
+        data = message.chunk.data  # read once: each read of a bytes field copies it
+        if len(data) > SESSION_MAX_BYTES:
             raise errors.InvalidArgument(
                 f"a session PUT carries at most {SESSION_MAX_BYTES} bytes",
                 field="put.chunk.data",
@@ -628,14 +630,12 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                 )
             put = PendingPut(
                 writer,
-                [(chunk.data, chunk.xxh3 if chunk.HasField("xxh3") else None)]
-                if chunk.data
-                else [],
+                [(data, chunk.xxh3 if chunk.HasField("xxh3") else None)] if data else [],
                 _expected_size(header, commit),
                 md5s.pop() if md5s else "",
                 commit.expected_sha256,
             )
-            batcher = _small_puts(slot) if len(chunk.data) <= BATCHED_PUT_MAX_BYTES else None
+            batcher = _small_puts(slot) if len(data) <= BATCHED_PUT_MAX_BYTES else None
         except BaseException:
             writer.abort()  # nothing was written yet
             raise

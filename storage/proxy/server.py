@@ -527,8 +527,9 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         header = first.header
         target = await self._put_target(header)
         size = header.size if header.HasField("size") else None
-        pieces = [first.data] if first.data else []
-        total = len(first.data)
+        data = first.data  # read once: each read of a bytes field copies it
+        pieces = [data] if data else []
+        total = len(data)
         last = first.last
         ended = False
         while total <= SMALL_OBJECT:
@@ -542,9 +543,10 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             if last:
                 raise errors.InvalidArgument("a message followed the one marked last")
             last = message.last
-            if message.data:
-                pieces.append(message.data)
-                total += len(message.data)
+            data = message.data
+            if data:
+                pieces.append(data)
+                total += len(data)
         if ended:
             await _complete(context, last, size)
 
@@ -556,8 +558,9 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
                 if done:
                     raise errors.InvalidArgument("a message followed the one marked last")
                 done = message.last
-                if message.data:
-                    yield message.data
+                data = message.data
+                if data:
+                    yield data
             await _complete(context, done, size)
 
         return await self._put(
@@ -573,16 +576,17 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         """PutSmallObject (also a session's put)."""
         if not request.HasField("header"):
             raise errors.InvalidArgument("the request must carry the header", field="header")
-        if len(request.data) > SMALL_OBJECT:
+        data = request.data  # read once: each read of a bytes field copies it
+        if len(data) > SMALL_OBJECT:
             raise errors.InvalidArgument(
-                f"PutSmallObject takes at most {SMALL_OBJECT} bytes, not {len(request.data)}",
+                f"PutSmallObject takes at most {SMALL_OBJECT} bytes, not {len(data)}",
                 field="data",
                 reason="OBJECT_TOO_LARGE",
                 hint="upload objects past 1 MiB with the PutObject stream",
             )
         target = await self._put_target(request.header)
-        pieces = [request.data] if request.data else []
-        return await self._put(request.header, target, pieces, None, len(request.data))
+        pieces = [data] if data else []
+        return await self._put(request.header, target, pieces, None, len(data))
 
     async def _read(
         self, request: pb.GetObjectRequest

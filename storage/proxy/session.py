@@ -177,7 +177,8 @@ class _Session:
                 field="operations.id",
                 hint="give every operation in progress an id of its own",
             )
-        size = len(operation.put.data) if kind == "put" else 0
+        # ByteSize(), not len(.data): reading a bytes field copies it (1 MiB: ~50 us).
+        size = operation.put.ByteSize() if kind == "put" else 0
         await self.budget.take(size)
         request = getattr(operation, kind)
         task = asyncio.create_task(self._run(operation.id, kind, request, size))
@@ -230,7 +231,7 @@ class _Session:
         taken = 0
         data = 0
         for result, _ in self.ready:
-            size = len(result.get.data) if result.HasField("get") else 0
+            size = result.get.ByteSize() if result.HasField("get") else 0
             if taken and data + size > MAX_RESPONSE_BYTES:
                 break
             taken += 1
