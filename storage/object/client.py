@@ -381,8 +381,14 @@ class SessionCalls:
         )
         return (await self._request(head=request)).head
 
-    async def delete_object(self, location: Location, timestamp: str) -> pb.DeleteObjectResponse:
+    async def delete_object(
+        self, location: Location, timestamp: str, then_list: pb.ListingUpdate | None = None
+    ) -> pb.DeleteObjectResponse:
+        """Store a tombstone; ``then_list``: a listing update the node applies once it
+        stored it (the answer's ``listing`` says whether it did)."""
         request = pb.DeleteObjectRequest(location=location.message(), timestamp=timestamp)
+        if then_list is not None:
+            request.then_list.CopyFrom(then_list)
         return (await self._request(delete=request)).delete
 
 

@@ -452,11 +452,15 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         result = await asyncio.wrap_future(
             slot.submit(slot.device.delete, request.location.partition, name, stamp)
         )
-        return pb.DeleteObjectResponse(
+        response = pb.DeleteObjectResponse(
             timestamp=result.timestamp.internal,
             previous_timestamp=result.previous.internal if result.previous else "",
             existed=result.existed,
         )
+        if request.HasField("then_list"):
+            stored = (request.location.object, response.timestamp, True)
+            await self._apply_listing(request.then_list, stored, response.listing)
+        return response
 
     async def ListPartition(
         self, request: pb.ListPartitionRequest, context: aio.ServicerContext
@@ -667,28 +671,33 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     ) -> pb.PutObjectResponse:
         """Apply ``header.then_list`` (if any) now that the object is stored, and report
         the outcome in ``response.listing``; the PUT's own answer stands either way."""
-        if not header.HasField("then_list"):
-            return response
-        update = header.then_list
-        listing = response.listing
-        stored = response.object
-        if update.row.name != stored.object or not _same_version(
-            update.row.timestamp, stored.timestamp
-        ):
-            listing.error = "the listing row does not describe the stored object"
-            return response
+        if header.HasField("then_list"):
+            stored = (response.object.object, response.object.timestamp, False)
+            await self._apply_listing(header.then_list, stored, response.listing)
+        return response
+
+    async def _apply_listing(
+        self, update: pb.ListingUpdate, stored: tuple[str, str, bool], listing: pb.ListingResult
+    ) -> None:
+        """Apply ``update`` if its row is the version just stored (name, timestamp,
+        deleted or not) and fill ``listing``; failures are reported there, not raised:
+        the proxy then updates that replica itself."""
+        name, timestamp, deleted = stored
+        row = update.row
+        same = row.name == name and row.deleted == deleted
+        if not (same and _same_version(row.timestamp, timestamp)):
+            listing.error = "the listing row does not describe the stored version"
+            return
         if self._listings is None:
             listing.error = "this node serves no listing index"
-            return response
-        shard_update = ipb.ShardUpdate(shard=update.shard, rows=[update.row])
+            return
         try:
-            replaced = await self._listings(shard_update)
-        except Exception as exc:  # reported: the proxy updates that replica itself
+            replaced = await self._listings(ipb.ShardUpdate(shard=update.shard, rows=[row]))
+        except Exception as exc:
             listing.error = str(exc)
-            return response
+            return
         listing.applied = True
         listing.replaced.extend(replaced)
-        return response
 
     async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
         """A GetObject answered in one message (small objects only).

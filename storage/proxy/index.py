@@ -10,7 +10,8 @@ partition of ``(a, c, str(s))``; the account's container list at the partition o
   ``UpdateIndex`` call and rows for the same shard are applied in one SQLite
   transaction there (group commit): a burst of small PUTs costs a few fsyncs, not
   one each.
-* Small PUTs carry their listing update to the object servers (:class:`ListingPlan`):
+* Small PUTs and DELETEs carry their listing update to the object servers
+  (:class:`ListingPlan`):
   a node that holds one of the shard's replicas applies the row right after it stored
   the object (``then_list``, in-process, in the device's group commit), and
   :meth:`IndexClient.update` then sends ``UpdateIndex`` only to the replicas no object

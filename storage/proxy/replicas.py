@@ -141,6 +141,14 @@ class _Quorum:
         )
 
 
+def _report(listing: ListingPlan, server: str, result: spb.ListingResult) -> None:
+    """Tell ``listing`` what the write to ``server`` did with its listing update."""
+    if result.applied:
+        listing.applied(server, result.replaced)
+    else:
+        listing.missed(server)
+
+
 class ReplicaIO:
     """Reads and writes the replicas of objects through ``pool``; see the module docstring."""
 
@@ -279,10 +287,7 @@ class ReplicaIO:
                     listing.missed(device.server)
                 raise
             if listing is not None and then_list is not None:
-                if response.listing.applied:
-                    listing.applied(device.server, response.listing.replaced)
-                else:
-                    listing.missed(device.server)
+                _report(listing, device.server, response.listing)
             return response.object
 
         results = await self._write_all(NodeIter(self.ring, part, self.pool), call, "PUT")
@@ -397,13 +402,33 @@ class ReplicaIO:
         await quorum.done.wait()
         return quorum.outcome("PUT")[0]  # type: ignore[no-any-return]
 
-    async def delete(self, account: str, container: str, name: str, timestamp: str) -> None:
+    async def delete(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        timestamp: str,
+        listing: ListingPlan | None = None,
+    ) -> None:
+        """Store a tombstone on a quorum; with ``listing`` the writes carry its deleted
+        row to the nodes that hold a replica of the index shard (as :meth:`put_small`)."""
         part = self.ring.get_part(account, container, name)
+        if listing is not None:
+            listing.set_row(Row(name, timestamp, True))
 
         async def call(device: Device) -> spb.DeleteObjectResponse:
-            return await self.pool.session(device.server).delete_object(
-                Location(device.device, part, account, container, name), timestamp
-            )
+            then_list = listing.attach(device.server) if listing is not None else None
+            try:
+                response = await self.pool.session(device.server).delete_object(
+                    Location(device.device, part, account, container, name), timestamp, then_list
+                )
+            except BaseException:
+                if listing is not None and then_list is not None:
+                    listing.missed(device.server)
+                raise
+            if listing is not None and then_list is not None:
+                _report(listing, device.server, response.listing)
+            return response
 
         await self._write_all(NodeIter(self.ring, part, self.pool), call, "DELETE")
 

@@ -728,8 +728,9 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
             await self.large.read_manifest(account, container, name) if is_manifest(meta) else []
         )
         timestamp = self.clock.next()
-        await self.replicas.delete(account, container, name, timestamp)
-        await self._listed(account, record, [Row(name, timestamp, deleted=True)])
+        plan = self.index.plan(self._shard(account, record, name))  # the writes carry the row
+        await self.replicas.delete(account, container, name, timestamp, listing=plan)
+        await self._listed(account, record, [Row(name, timestamp, deleted=True)], plan)
         if segments:
             self.large.delete_segments(account, segments, self.clock)
         if self.quota is not None:

@@ -202,22 +202,26 @@ class HeadObjectResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectMetadata, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class DeleteObjectRequest(_message.Message):
-    __slots__ = ("location", "timestamp")
+    __slots__ = ("location", "timestamp", "then_list")
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    THEN_LIST_FIELD_NUMBER: _ClassVar[int]
     location: ObjectLocation
     timestamp: str
-    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., timestamp: _Optional[str] = ...) -> None: ...
+    then_list: ListingUpdate
+    def __init__(self, location: _Optional[_Union[ObjectLocation, _Mapping]] = ..., timestamp: _Optional[str] = ..., then_list: _Optional[_Union[ListingUpdate, _Mapping]] = ...) -> None: ...
 
 class DeleteObjectResponse(_message.Message):
-    __slots__ = ("timestamp", "previous_timestamp", "existed")
+    __slots__ = ("timestamp", "previous_timestamp", "existed", "listing")
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     EXISTED_FIELD_NUMBER: _ClassVar[int]
+    LISTING_FIELD_NUMBER: _ClassVar[int]
     timestamp: str
     previous_timestamp: str
     existed: bool
-    def __init__(self, timestamp: _Optional[str] = ..., previous_timestamp: _Optional[str] = ..., existed: _Optional[bool] = ...) -> None: ...
+    listing: ListingResult
+    def __init__(self, timestamp: _Optional[str] = ..., previous_timestamp: _Optional[str] = ..., existed: _Optional[bool] = ..., listing: _Optional[_Union[ListingResult, _Mapping]] = ...) -> None: ...
 
 class ListPartitionRequest(_message.Message):
     __slots__ = ("device", "partition")

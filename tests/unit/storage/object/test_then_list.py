@@ -74,7 +74,7 @@ def test_a_row_that_is_not_this_version_is_not_applied(
 
     answer = serve(tmp_path, apply, put_request("o", b"abc", row_name, row_stamp))
     assert answer.object.size == 3  # the object itself is stored
-    assert not answer.listing.applied and "does not describe" in answer.listing.error
+    assert not answer.listing.applied and "does not describe the stored" in answer.listing.error
 
 
 def test_a_failed_listing_is_reported_not_raised(tmp_path: Path) -> None:
@@ -96,3 +96,40 @@ def test_without_then_list_the_answer_has_no_listing(tmp_path: Path) -> None:
     request.put.header.ClearField("then_list")
     answer = serve(tmp_path, None, request)
     assert answer.object.size == 3 and not answer.HasField("listing")
+
+
+def delete_request(row: Any) -> Any:
+    request = pb.SessionRequest(id=2)
+    request.delete.location.device = "d1"
+    request.delete.location.partition = 3
+    request.delete.location.account = "AUTH_a"
+    request.delete.location.container = "c"
+    request.delete.location.object = "o"
+    request.delete.timestamp = Timestamp(1_732_712_345_00005).internal
+    request.delete.then_list.shard.CopyFrom(ipb.ShardRef(device="d1", partition=9, account="a"))
+    request.delete.then_list.row.CopyFrom(row)
+    return request
+
+
+@pytest.mark.parametrize("deleted, applied", [(True, True), (False, False)])
+def test_a_delete_lists_only_its_own_tombstone(
+    tmp_path: Path, deleted: bool, applied: bool
+) -> None:
+    seen: list[Any] = []
+
+    async def apply(update: Any) -> list[Any]:
+        seen.append(update)
+        return []
+
+    executor = ThreadPoolExecutor(2)
+    servicer = ObjectServerServicer(
+        {"d1": DeviceSlot(DiskDevice(tmp_path / "d1"), executor)}, listings=apply
+    )
+    stamp = Timestamp(1_732_712_345_00005).internal
+    row = ipb.IndexRow(name="o", timestamp=stamp, deleted=deleted)
+    try:
+        answer = asyncio.run(servicer.session_operation(delete_request(row))).delete
+    finally:
+        executor.shutdown()
+    assert answer.timestamp == stamp  # the tombstone is stored either way
+    assert answer.listing.applied is applied and (len(seen) == 1) is applied

@@ -166,3 +166,35 @@ def test_in_a_bigger_cluster_the_uncovered_replicas_are_updated_by_the_proxy(
     # Every shard replica got the row exactly one way, by its node or by the proxy.
     assert covered | set(nodes.updated) == shard_replicas(ring)
     assert not covered & set(nodes.updated)
+
+
+def test_a_delete_carries_its_tombstone_row_too(tmp_path: Path) -> None:
+    ring = make_ring(tmp_path, 3)
+    nodes = Nodes()
+    deleted: list[Any] = []
+
+    async def delete_object(self: Session, location: Any, timestamp: str, then_list: Any) -> Any:
+        await asyncio.sleep(0)
+        deleted.append((self.server, then_list.row.deleted, then_list.row.timestamp))
+        response = spb.DeleteObjectResponse(timestamp=timestamp)
+        response.listing.applied = True
+        return response
+
+    Session.delete_object = delete_object  # type: ignore[attr-defined]
+    try:
+        replicas = ReplicaIO(ring, nodes, node_timeout=5)
+        index = IndexClient(ring, nodes, node_timeout=5)
+
+        async def run() -> None:
+            plan = index.plan(SHARD)
+            await replicas.delete("acct", "cont", "obj", STAMP, listing=plan)
+            await index.update(SHARD, [Row("obj", STAMP, True)], plan)
+            await replicas.drain()
+            await index.drain()
+
+        asyncio.run(run())
+    finally:
+        del Session.delete_object  # type: ignore[attr-defined]
+    assert sorted(server for server, _, _ in deleted) == sorted(s for s, _ in shard_replicas(ring))
+    assert all(is_deleted and stamp == STAMP for _, is_deleted, stamp in deleted)
+    assert nodes.updated == []
