@@ -141,6 +141,14 @@ async def phase(
         ):
             pass
 
+    async def delete(name: str) -> None:
+        if sessions:
+            await sessions[next(turn)].delete("bench", name)
+            return
+        await stub.DeleteObject(
+            pb.DeleteObjectRequest(container="bench", name=name), metadata=metadata
+        )
+
     async def worker() -> None:
         while time.perf_counter() < deadline:
             n = next(counter)
@@ -149,6 +157,10 @@ async def phase(
             if kind == "put":
                 await put(name)
                 names.append(name)
+            elif kind == "delete":
+                if n >= phase.stored.get(size, 0):  # type: ignore[attr-defined]
+                    return  # every object of the put phase is deleted
+                await delete(f"put-{size}-{n}")
             else:
                 await get(f"put-{size}-{n % max(phase.stored.get(size, 1), 1)}")  # type: ignore[attr-defined]
             latencies.append(time.perf_counter() - started)
@@ -166,6 +178,8 @@ async def phase(
         "phase": f"{kind} {size // 1024} KiB c={concurrency}",
         "rpc": "ObjectSession"
         if sessions
+        else "DeleteObject"
+        if kind == "delete"
         else ("PutSmallObject" if kind == "put" else "GetSmallObject")
         if unary
         else ("PutObject" if kind == "put" else "GetObject"),
@@ -190,6 +204,7 @@ phase.sessions = []  # type: ignore[attr-defined]
 PHASES = (
     ("put-4k", "put", 4096, 32),
     ("get-4k", "get", 4096, 32),
+    ("delete-4k", "delete", 4096, 32),
     ("put-1m", "put", 1 << 20, 8),
     ("get-1m", "get", 1 << 20, 8),
 )
