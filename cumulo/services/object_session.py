@@ -35,6 +35,7 @@ from grpc import aio
 
 from cumulo import errors
 from cumulo.object.v1 import object_pb2 as pb
+from cumulo.rpc.linger import LINGER_SECONDS, Linger
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
 from cumulo.services import object_wire as wire
 
@@ -76,12 +77,21 @@ def error_of(result: pb.SessionError) -> errors.CumuloError:
 class AsyncObjectSession:
     """One ``ObjectSession`` stream shared by any number of tasks; see the module docstring.
 
-    ``channel``: a grpc.aio channel to the object API; ``token``: the bearer token.
+    ``channel``: a grpc.aio channel to the object API; ``token``: the bearer token;
+    ``linger_seconds``: the longest a message is held back for more operations while
+    the session is busy (:mod:`cumulo.rpc.linger`; 0: never).
     The stream opens on first use (or :meth:`open`) inside the running loop;
     :meth:`close` ends it after the operations in progress have their results.
     """
 
-    def __init__(self, channel: aio.Channel, token: str, *, project_id: str = "") -> None:
+    def __init__(
+        self,
+        channel: aio.Channel,
+        token: str,
+        *,
+        project_id: str = "",
+        linger_seconds: float = LINGER_SECONDS,
+    ) -> None:
         self._call_factory = channel.stream_stream(
             _METHOD,
             request_serializer=_identity,
@@ -95,6 +105,8 @@ class AsyncObjectSession:
         self._waiting: dict[int, asyncio.Future[pb.SessionResult]] = {}
         self._call: Any = None
         self._wake = asyncio.Event()
+        #: Holds a message back a moment while the stream is busy (more operations join it).
+        self._linger = Linger(linger_seconds)
         self._closing = False
         self._failure: errors.CumuloError | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -225,6 +237,7 @@ class AsyncObjectSession:
         operation = wire.session_operation(op_id, kind, request)
         self._queued.append((operation, wire.size_of(operation)))
         self._wake.set()
+        self._linger.queued(len(self._queued))
         result = await future
         if result.WhichOneof("result") == "error":
             raise error_of(result.error)
@@ -240,7 +253,12 @@ class AsyncObjectSession:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                await self._call.write(wire.session_request(self._next_batch()))
+                # While the stream is busy, wait a moment for more operations to join
+                # this message (cumulo/rpc/linger.py); a full batch never waits.
+                queued = len(self._queued)
+                await self._linger.hold(queued, min(len(self._waiting) - queued, MAX_BATCH))
+                if self._failure is None and self._queued:
+                    await self._call.write(wire.session_request(self._next_batch()))
         except grpc.RpcError as exc:
             self._fail(error_from_rpc(exc))
         except asyncio.InvalidStateError:

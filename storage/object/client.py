@@ -22,6 +22,7 @@ from grpc import aio
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.rpc.linger import Linger
 from cumulo.rpc.server import MAX_MESSAGE_BYTES
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
 from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
@@ -407,6 +408,8 @@ class ObjectServerSession(SessionCalls):
         # Requests not yet written, and the one task writing them (see _flush).
         self._outbox: list[pb.SessionRequest] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Holds a batch back a moment while the stream is busy (cumulo/rpc/linger.py).
+        self._linger = Linger()
         #: True once the server announced it takes batched requests (batching.py).
         self.batching = False
         self._reader = asyncio.ensure_future(self._read())
@@ -458,6 +461,7 @@ class ObjectServerSession(SessionCalls):
             request = pb.SessionRequest(**operation)
         request.id = request_id
         self._outbox.append(request)
+        self._linger.queued(len(self._outbox))
         if self._flusher is None:
             self._flusher = asyncio.ensure_future(self._flush())
         response = await future
@@ -468,10 +472,14 @@ class ObjectServerSession(SessionCalls):
     async def _flush(self) -> None:
         """Write the outbox until it is empty: what queued up while a message was being
         written goes out as one batch (when the server takes batches), so a burst of
-        requests costs a few stream writes, not one each.  A request's future gets its
+        requests costs a few stream writes, not one each; while the stream is busy, a
+        batch is held back a moment for more to join (:class:`Linger`).  A request's future gets its
         response from the reader, or here the error that stopped its write."""
         try:
             while self._outbox:
+                if self.batching:  # more requests may join this batch
+                    queued = len(self._outbox)
+                    await self._linger.hold(queued, min(len(self._waiting) - queued, 64))
                 pending, self._outbox = self._outbox, []
                 messages = pack_requests(pending) if self.batching else pending
                 try:

@@ -44,6 +44,7 @@ from cumulo.containerserver.v1 import containerserver_pb2 as ipb
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
 from cumulo.rpc.interceptors import REQUEST_ID
+from cumulo.rpc.linger import Linger
 from cumulo.rpc.status import code_for
 from cumulo.types.v1 import types_pb2
 from storage.object.batching import (
@@ -520,8 +521,17 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         # Back-pressure: stop reading requests while this many are being served.
         slots = asyncio.Semaphore(SESSION_MAX_IN_FLIGHT)
         tasks: set[asyncio.Task[None]] = set()
+        # While requests are being served, a batch of responses is held back a moment
+        # for more to join it (cumulo/rpc/linger.py); +1: the one the writer holds.
+        linger = Linger()
+        serving = 0  # requests handed to serve() and not answered yet
+
+        def answer(response: pb.SessionResponse) -> None:
+            responses.put_nowait(response)
+            linger.queued(responses.qsize() + 1)
 
         async def serve(request: pb.SessionRequest) -> None:
+            nonlocal serving
             try:
                 response = await self.session_operation(request)
             except errors.CumuloError as exc:
@@ -539,17 +549,20 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
                 )
             finally:
                 slots.release()
-            responses.put_nowait(response)
+                serving -= 1
+            answer(response)
 
         async def read_requests() -> None:
+            nonlocal serving
             try:
                 async for message in request_iterator:
                     for request in unpack_requests(message):
-                        answer = self._answer_at_once(request)
-                        if answer is not None:
-                            responses.put_nowait(answer)
+                        at_once = self._answer_at_once(request)
+                        if at_once is not None:
+                            answer(at_once)
                             continue
                         await slots.acquire()
+                        serving += 1
                         task = asyncio.create_task(serve(request))
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
@@ -562,6 +575,8 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         try:
             ended = False
             while not ended and (response := await responses.get()) is not None:
+                if batches:
+                    await linger.hold(responses.qsize() + 1, serving)
                 if not batches or responses.empty():
                     yield response
                     continue

@@ -42,6 +42,7 @@ from typing import Any
 from cumulo import errors
 from cumulo.object.v1 import object_pb2 as pb
 from cumulo.rpc.interceptors import REQUEST_ID
+from cumulo.rpc.linger import Linger
 from cumulo.rpc.status import code_for
 from cumulo.types.v1 import types_pb2
 from storage.proxy.auth import CALLER, OPERATION_CHECK
@@ -149,6 +150,9 @@ class _Session:
         #: Finished results not sent yet, with the put bytes each one holds.
         self.ready: list[tuple[pb.SessionResult, int]] = []
         self.wake = asyncio.Event()
+        #: Holds a response back a moment while operations are running (more results
+        #: join it; cumulo/rpc/linger.py).
+        self.linger = Linger()
         self.reading_done = False
         self.failure: BaseException | None = None
 
@@ -209,6 +213,7 @@ class _Session:
             self.running.pop(op_id, None)
         self.ready.append((result, size))
         self.wake.set()
+        self.linger.queued(len(self.ready))
 
     async def results(self) -> AsyncIterator[pb.ObjectSessionResponse]:
         """Batches of finished results until everything admitted has been answered."""
@@ -221,6 +226,7 @@ class _Session:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
+            await self.linger.hold(len(self.ready), len(self.running))
             batch = self._next_batch()
             yield pb.ObjectSessionResponse(results=[result for result, _ in batch])
             for _, size in batch:

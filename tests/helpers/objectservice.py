@@ -10,6 +10,7 @@ handler's ``context.abort`` becomes the operation's error.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,6 +40,10 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         #: Operations served by ObjectSession streams, and the streams opened.
         self.session_operations = 0
         self.sessions = 0
+        #: Request messages received on ObjectSession streams (each carries >= 1 operation).
+        self.session_messages = 0
+        #: Seconds each session GET takes (to keep operations outstanding in a test).
+        self.session_get_delay = 0.0
 
     async def _check(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
@@ -148,9 +153,11 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         self.sessions += 1
         operation_context = _OperationContext(context)
 
-        def run(handler: Any) -> Any:
+        def run(handler: Any, delay: float = 0.0) -> Any:
             async def one(request: Any) -> Any:
                 self.session_operations += 1
+                if delay:
+                    await asyncio.sleep(delay)
                 return await handler(request, operation_context)
 
             return one
@@ -161,11 +168,17 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
         OPERATION_CHECK.set(anyone)  # type: ignore[arg-type]
         operations = Operations(
             put=run(self.PutSmallObject),
-            get=run(self.GetSmallObject),
+            get=run(self.GetSmallObject, self.session_get_delay),
             head=run(self.HeadObject),
             delete=run(self.DeleteObject),
         )
-        async for response in run_session(request_iterator, operations):
+
+        async def counted() -> AsyncIterator[Any]:
+            async for message in request_iterator:
+                self.session_messages += 1
+                yield message
+
+        async for response in run_session(counted(), operations):
             yield response
 
     async def ListObjects(self, request: Any, context: Any) -> Any:

@@ -250,7 +250,7 @@ def test_killing_a_storage_node_under_put_load_loses_no_acknowledged_object(clou
         assert ready.exists()
         time.sleep(2.5)  # the proxy's reconnect backoff and error suppression
         _check_all(profile_client, acknowledged)
-        listed = [getattr(e, "name", e) for e in profile_client.objects.list_objects("load")]
+        listed = [str(getattr(e, "name", e)) for e in profile_client.objects.list_objects("load")]
         assert listed == sorted(listed) and set(acknowledged) <= set(listed)
         # A PUT that failed at the kill has an undetermined outcome, as in Swift: its
         # proxy may have died after the object servers stored and listed it. It may be
