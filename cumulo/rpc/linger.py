@@ -14,7 +14,9 @@ of Nagle's algorithm, bounded by the stream's own load): *only while at least*
 caller is already waiting on the stream's round trips and more operations are about to
 come - the writer waits up to ``seconds`` for more, and stops waiting as soon as as many
 are queued as are outstanding (a convoy has formed: waiting longer only adds latency).
-A stream with fewer outstanding operations (a single caller, light load) never waits.
+A stream with fewer outstanding operations (a single caller, light load) never waits,
+and neither does a message whose first operation carries more than ``max_bytes`` of
+data: its bytes cost more than the message, and a big one travels alone anyway.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import contextlib
 LINGER_SECONDS = 0.004
 #: Hold only while at least this many operations are outstanding.
 LINGER_BUSY = 2
+#: Never hold a message whose first operation carries more data than this (bytes).
+LINGER_MAX_BYTES = 64 * 1024
 
 
 class Linger:
@@ -36,21 +40,33 @@ class Linger:
     operation calls :meth:`queued` so a hold ends early once the batch is big enough.
     """
 
-    def __init__(self, seconds: float = LINGER_SECONDS, busy: int = LINGER_BUSY) -> None:
+    def __init__(
+        self,
+        seconds: float = LINGER_SECONDS,
+        busy: int = LINGER_BUSY,
+        max_bytes: int = LINGER_MAX_BYTES,
+    ) -> None:
         self.seconds = seconds
         self.busy = busy
+        self.max_bytes = max_bytes
         self._enough = 0  # queued operations that end the current hold (0: none)
         self._wake: asyncio.Event | None = None
 
-    def should_hold(self, queued: int, outstanding: int) -> bool:
-        """True when a writer with ``queued`` operations to send while ``outstanding``
-        others await their answers should wait for more first."""
-        return self.seconds > 0 and outstanding >= self.busy and queued < outstanding
+    def should_hold(self, queued: int, outstanding: int, first_bytes: int = 0) -> bool:
+        """True when a writer with ``queued`` operations to send (the first carrying
+        ``first_bytes`` of data) while ``outstanding`` others await their answers
+        should wait for more first."""
+        return (
+            self.seconds > 0
+            and outstanding >= self.busy
+            and queued < outstanding
+            and first_bytes <= self.max_bytes
+        )
 
-    async def hold(self, queued: int, outstanding: int) -> None:
+    async def hold(self, queued: int, outstanding: int, first_bytes: int = 0) -> None:
         """Wait (at most ``seconds``) until as many operations are queued as are
         ``outstanding``; return at once when :meth:`should_hold` says not to wait."""
-        if not self.should_hold(queued, outstanding):
+        if not self.should_hold(queued, outstanding, first_bytes):
             return
         if self._wake is None:
             self._wake = asyncio.Event()
@@ -69,4 +85,4 @@ class Linger:
             self._wake.set()
 
 
-__all__ = ["LINGER_BUSY", "LINGER_SECONDS", "Linger"]
+__all__ = ["LINGER_BUSY", "LINGER_MAX_BYTES", "LINGER_SECONDS", "Linger"]

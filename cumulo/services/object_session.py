@@ -256,7 +256,8 @@ class AsyncObjectSession:
                 # While the stream is busy, wait a moment for more operations to join
                 # this message (cumulo/rpc/linger.py); a full batch never waits.
                 queued = len(self._queued)
-                await self._linger.hold(queued, min(len(self._waiting) - queued, MAX_BATCH))
+                outstanding = min(len(self._waiting) - queued, MAX_BATCH)
+                await self._linger.hold(queued, outstanding, self._queued[0][1])
                 if self._failure is None and self._queued:
                     await self._call.write(wire.session_request(self._next_batch()))
         except grpc.RpcError as exc:

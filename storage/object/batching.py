@@ -40,12 +40,14 @@ def announces_batches(metadata: Iterable[tuple[str, str | bytes]] | None) -> boo
 # (1 MiB: ~50 us), ByteSize() does not.
 
 
-def _request_bytes(request: pb.SessionRequest) -> int:
+def request_bytes(request: pb.SessionRequest) -> int:
+    """The object data ``request`` carries (its PUT chunk's encoded size)."""
     kind = request.WhichOneof("operation")
     return request.put.chunk.ByteSize() if kind == "put" else 0
 
 
-def _response_bytes(response: pb.SessionResponse) -> int:
+def response_bytes(response: pb.SessionResponse) -> int:
+    """The object data ``response`` carries (its GET chunk's encoded size)."""
     kind = response.WhichOneof("result")
     return response.get.chunk.ByteSize() if kind == "get" else 0
 
@@ -54,8 +56,8 @@ def pack_requests(requests: Sequence[pb.SessionRequest]) -> list[pb.SessionReque
     """The messages that carry ``requests``: small ones in one batch, big ones alone."""
     if len(requests) == 1:
         return list(requests)
-    small = [r for r in requests if _request_bytes(r) <= MAX_BATCHED_BYTES]
-    alone = [r for r in requests if _request_bytes(r) > MAX_BATCHED_BYTES]
+    small = [r for r in requests if request_bytes(r) <= MAX_BATCHED_BYTES]
+    alone = [r for r in requests if request_bytes(r) > MAX_BATCHED_BYTES]
     if len(small) > 1:
         return [pb.SessionRequest(batch=small), *alone]
     return small + alone
@@ -65,8 +67,8 @@ def pack_responses(responses: Sequence[pb.SessionResponse]) -> list[pb.SessionRe
     """As :func:`pack_requests`, for responses."""
     if len(responses) == 1:
         return list(responses)
-    small = [r for r in responses if _response_bytes(r) <= MAX_BATCHED_BYTES]
-    alone = [r for r in responses if _response_bytes(r) > MAX_BATCHED_BYTES]
+    small = [r for r in responses if response_bytes(r) <= MAX_BATCHED_BYTES]
+    alone = [r for r in responses if response_bytes(r) > MAX_BATCHED_BYTES]
     if len(small) > 1:
         return [pb.SessionResponse(batch=small), *alone]
     return small + alone
@@ -95,6 +97,8 @@ __all__ = [
     "announces_batches",
     "pack_requests",
     "pack_responses",
+    "request_bytes",
+    "response_bytes",
     "unpack_requests",
     "unpack_responses",
 ]

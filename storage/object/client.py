@@ -32,6 +32,7 @@ from storage.object.batching import (
     BATCH_VALUE,
     announces_batches,
     pack_requests,
+    request_bytes,
     unpack_responses,
 )
 from storage.object.store import DEFAULT_CHUNK_SIZE, xxh3_of
@@ -479,7 +480,8 @@ class ObjectServerSession(SessionCalls):
             while self._outbox:
                 if self.batching:  # more requests may join this batch
                     queued = len(self._outbox)
-                    await self._linger.hold(queued, min(len(self._waiting) - queued, 64))
+                    outstanding = min(len(self._waiting) - queued, 64)
+                    await self._linger.hold(queued, outstanding, request_bytes(self._outbox[0]))
                 pending, self._outbox = self._outbox, []
                 messages = pack_requests(pending) if self.batching else pending
                 try:

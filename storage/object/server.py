@@ -52,6 +52,7 @@ from storage.object.batching import (
     BATCH_VALUE,
     announces_batches,
     pack_responses,
+    response_bytes,
     unpack_requests,
 )
 from storage.object.groupsync import LoopBatcher
@@ -576,7 +577,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             ended = False
             while not ended and (response := await responses.get()) is not None:
                 if batches:
-                    await linger.hold(responses.qsize() + 1, serving)
+                    await linger.hold(responses.qsize() + 1, serving, response_bytes(response))
                 if not batches or responses.empty():
                     yield response
                     continue

@@ -226,7 +226,9 @@ class _Session:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            await self.linger.hold(len(self.ready), len(self.running))
+            first, _ = self.ready[0]
+            first_bytes = first.get.ByteSize() if first.HasField("get") else 0
+            await self.linger.hold(len(self.ready), len(self.running), first_bytes)
             batch = self._next_batch()
             yield pb.ObjectSessionResponse(results=[result for result, _ in batch])
             for _, size in batch:

@@ -81,3 +81,10 @@ def test_reports_outside_a_hold_do_nothing_and_a_full_batch_never_waits() -> Non
 
 def test_zero_seconds_turns_it_off() -> None:
     assert not Linger(seconds=0.0).should_hold(queued=1, outstanding=50)
+
+
+def test_a_message_that_starts_with_a_big_operation_is_never_held() -> None:
+    linger = Linger(seconds=10.0, busy=2, max_bytes=64 * 1024)
+    assert linger.should_hold(queued=1, outstanding=8, first_bytes=64 * 1024)
+    assert not linger.should_hold(queued=1, outstanding=8, first_bytes=64 * 1024 + 1)
+    assert not linger.should_hold(queued=1, outstanding=8, first_bytes=1 << 20)
