@@ -8,6 +8,15 @@ import time
 from cumulo.rpc.linger import Linger
 
 
+def _fed(linger: Linger, gap: float = 0.0, count: int = 3) -> Linger:
+    """``linger`` after ``count`` operations queued ``gap`` seconds apart."""
+    for _ in range(count):
+        linger.queued(1)
+        if gap:
+            time.sleep(gap)
+    return linger
+
+
 def test_a_quiet_stream_never_holds() -> None:
     linger = Linger(seconds=5.0, busy=2)
     assert not linger.should_hold(queued=1, outstanding=0)
@@ -22,7 +31,7 @@ def test_a_quiet_stream_never_holds() -> None:
 
 
 def test_a_busy_stream_holds_until_the_deadline() -> None:
-    linger = Linger(seconds=0.05, busy=2)
+    linger = _fed(Linger(seconds=0.05, busy=2))
     assert linger.should_hold(queued=1, outstanding=3)
 
     async def main() -> float:
@@ -35,7 +44,7 @@ def test_a_busy_stream_holds_until_the_deadline() -> None:
 
 
 def test_a_hold_ends_as_soon_as_as_many_are_queued_as_are_outstanding() -> None:
-    linger = Linger(seconds=10.0, busy=2)
+    linger = _fed(Linger(seconds=10.0, busy=2))
 
     async def main() -> tuple[float, list[int]]:
         queued = [1]
@@ -59,7 +68,7 @@ def test_a_hold_ends_as_soon_as_as_many_are_queued_as_are_outstanding() -> None:
 
 
 def test_reports_outside_a_hold_do_nothing_and_a_full_batch_never_waits() -> None:
-    linger = Linger(seconds=10.0, busy=2)
+    linger = _fed(Linger(seconds=10.0, busy=2))
     linger.queued(100)  # no hold in progress: ignored, and no later hold ends early from it
     assert not linger.should_hold(queued=4, outstanding=4)
     assert not linger.should_hold(queued=64, outstanding=64)
@@ -84,7 +93,18 @@ def test_zero_seconds_turns_it_off() -> None:
 
 
 def test_a_message_that_starts_with_a_big_operation_is_never_held() -> None:
-    linger = Linger(seconds=10.0, busy=2, max_bytes=64 * 1024)
+    linger = _fed(Linger(seconds=10.0, busy=2, max_bytes=64 * 1024))
     assert linger.should_hold(queued=1, outstanding=8, first_bytes=64 * 1024)
     assert not linger.should_hold(queued=1, outstanding=8, first_bytes=64 * 1024 + 1)
     assert not linger.should_hold(queued=1, outstanding=8, first_bytes=1 << 20)
+
+
+def test_operations_too_far_apart_for_a_hold_to_catch_another_are_not_held() -> None:
+    linger = Linger(seconds=0.01, busy=2)
+    assert not linger.should_hold(queued=1, outstanding=8)  # no gap known yet
+    _fed(linger, gap=0.03)
+    assert linger.gap > 0.02
+    assert not linger.should_hold(queued=1, outstanding=8)
+    _fed(linger, count=30)  # a burst: the average gap falls below the hold
+    assert linger.gap < 0.01
+    assert linger.should_hold(queued=1, outstanding=8)
