@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 from bench.swift_baseline.aio import KEY, USER, SwiftAllInOne, SwiftConfig, install_swift  # noqa: E402
 from bench.swift_baseline.client import SwiftBackend  # noqa: E402
-from cumulo.loadtest.backend import ObjectBackend  # noqa: E402
+from cumulo.loadtest.backend import DEFAULT_SESSIONS, ObjectBackend  # noqa: E402
 from cumulo.loadtest.runner import Runner, run_prefix  # noqa: E402
 from cumulo.loadtest.sizes import FixedSize, format_size, parse_size  # noqa: E402
 from cumulo.loadtest.workload import Mix, Op, PhaseSpec, Workload  # noqa: E402
@@ -348,6 +348,12 @@ def main() -> int:
         default="session",
         help="how the load generator sends Cumulo objects of at most 1 MiB (its --api)",
     )
+    parser.add_argument(
+        "--cumulo-sessions",
+        type=int,
+        default=DEFAULT_SESSIONS,
+        help="ObjectSession streams of the load generator with --cumulo-client session",
+    )
     parser.add_argument("--cumulo-endpoint", help="use this object proxy, not a new all-in-one")
     parser.add_argument("--cumulo-token", default=os.environ.get("CUMULO_TOKEN", ""))
     parser.add_argument("--work-dir", type=Path, help="default: a new temporary directory")
@@ -365,6 +371,7 @@ def main() -> int:
         "order": "per round: Swift (every case), then Cumulo (every case)",
         # How the load generator sent Cumulo's objects of at most 1 MiB (grpc_backend.py).
         "cumulo_client": args.cumulo_client,
+        "cumulo_sessions": args.cumulo_sessions,
     }
     try:
         with contextlib.ExitStack() as stack:
@@ -409,7 +416,11 @@ def main() -> int:
                         "cumulo",
                         out["cumulo"],
                         lambda: CumuloObjectBackend(
-                            endpoint, bearer, channels=2, api=args.cumulo_client
+                            endpoint,
+                            bearer,
+                            channels=2,
+                            api=args.cumulo_client,
+                            sessions=args.cumulo_sessions,
                         ),
                         {int(out["cumulo"]["pid"])} if "pid" in out["cumulo"] else set(),
                     )

@@ -27,6 +27,7 @@ from typing import Any
 
 from cumulo import errors
 from cumulo.cli.output import print_json
+from cumulo.loadtest.backend import DEFAULT_SESSIONS
 from cumulo.loadtest.runner import PhaseResult, Runner, format_table, run_prefix
 from cumulo.loadtest.sizes import (
     FixedSize,
@@ -124,8 +125,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     objects.add_argument(
         "--sessions",
         type=int,
-        default=6,
-        help="ObjectSession streams to spread operations over, with --api session (default: 6)",
+        default=DEFAULT_SESSIONS,
+        help="ObjectSession streams to spread operations over, with --api session "
+        f"(default: {DEFAULT_SESSIONS})",
     )
     objects.add_argument("--output", type=Path, help="also write the JSON result to this file")
     objects.add_argument(

@@ -19,6 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+#: ObjectSession streams the Cumulo backend (grpc_backend.py) spreads small objects over
+#: with ``api="session"``: one per server of an all-in-one's three (docs/loadtest.md).
+DEFAULT_SESSIONS = 3
+
 
 @dataclass(frozen=True)
 class ListPage:

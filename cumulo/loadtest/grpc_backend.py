@@ -33,7 +33,7 @@ from typing import Any
 
 import grpc
 
-from cumulo.loadtest.backend import ListPage
+from cumulo.loadtest.backend import DEFAULT_SESSIONS, ListPage
 from cumulo.object.v1 import object_pb2, object_pb2_grpc
 from cumulo.rpc.status import error_from_rpc
 from cumulo.rpc.tls import PLAINTEXT, Tls, aio_channel
@@ -68,7 +68,7 @@ class CumuloObjectBackend:
         project_id: str = "",
         tls: Tls = PLAINTEXT,
         api: str = "session",
-        sessions: int = 6,
+        sessions: int = DEFAULT_SESSIONS,
     ) -> None:
         if channels < 1:
             raise ValueError("channels must be at least 1")
@@ -109,13 +109,12 @@ class CumuloObjectBackend:
             return None
         if not self._sessions:
             self._pick()  # opens the channels
+            # All on the first channel, opened one after another: its round robin then
+            # spreads them evenly over the endpoint's servers (sessions alternating
+            # between two channels put two of three on the first server).
             self._sessions = [
-                AsyncObjectSession(
-                    self._channels[index % self.channel_count],
-                    self.token,
-                    project_id=self.project_id,
-                )
-                for index in range(self.session_count)
+                AsyncObjectSession(self._channels[0], self.token, project_id=self.project_id)
+                for _ in range(self.session_count)
             ]
         return self._sessions[next(self._next_session)]
 
