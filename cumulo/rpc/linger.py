@@ -12,13 +12,12 @@ session saw one new operation every ~4 ms, so nearly every message carried one.
 of Nagle's algorithm, bounded by the stream's own load): *only while at least*
 ``busy`` *operations of the stream are outstanding* - sent and not yet answered, so the
 caller is already waiting on the stream's round trips and more operations are about to
-come - *and while operations arrive faster than one per* ``seconds`` (a moving average
-of the gaps between them), the writer waits up to ``seconds`` for more, and stops
+come - *and while operations arrive at least every* ``max_gap`` *seconds* (a moving
+average of the gaps between them), the writer waits up to ``seconds`` for more, and stops
 waiting as soon as as many are queued as are outstanding (a convoy has formed: waiting
 longer only adds latency). A stream with fewer outstanding operations (a single caller,
 light load) never waits; nor does one whose operations come too seldom for a wait to
-catch another (4 KiB PUTs at ~50 per second and client session: each hold would only
-have added its timer and its latency); nor a message whose first operation carries more than
+catch another (each hold would only add its timer and its latency); nor a message whose first operation carries more than
 ``max_bytes`` of data: its bytes cost more than the message, and a big one travels
 alone anyway.
 """
@@ -38,6 +37,11 @@ LINGER_SECONDS = 0.008
 LINGER_BUSY = 2
 #: Never hold a message whose first operation carries more data than this (bytes).
 LINGER_MAX_BYTES = 64 * 1024
+#: Hold only while operations arrive at least this often (s, moving average of the gaps):
+#: a hold then catches another operation about half the time or more.  Measured (4 KiB
+#: PUT, c=32, three sessions, four alternating pairs): 20 ms against 8 ms (the hold
+#: itself) held PUT streams too, 321 -> 337 PUT/s on average, 3 pairs of 4 better.
+LINGER_MAX_GAP = 0.020
 #: Weight of the newest gap in the moving average of the gaps between operations.
 GAP_WEIGHT = 0.2
 
@@ -54,10 +58,12 @@ class Linger:
         seconds: float = LINGER_SECONDS,
         busy: int = LINGER_BUSY,
         max_bytes: int = LINGER_MAX_BYTES,
+        max_gap: float = LINGER_MAX_GAP,
     ) -> None:
         self.seconds = seconds
         self.busy = busy
         self.max_bytes = max_bytes
+        self.max_gap = max_gap
         #: Moving average of the seconds between queued operations (inf: not known yet).
         self.gap = math.inf
         self._last: float | None = None
@@ -73,7 +79,7 @@ class Linger:
             and outstanding >= self.busy
             and queued < outstanding
             and first_bytes <= self.max_bytes
-            and self.gap < self.seconds
+            and self.gap <= self.max_gap
         )
 
     async def hold(self, queued: int, outstanding: int, first_bytes: int = 0) -> None:
@@ -104,4 +110,4 @@ class Linger:
             self._wake.set()
 
 
-__all__ = ["LINGER_BUSY", "LINGER_MAX_BYTES", "LINGER_SECONDS", "Linger"]
+__all__ = ["LINGER_BUSY", "LINGER_MAX_BYTES", "LINGER_MAX_GAP", "LINGER_SECONDS", "Linger"]

@@ -100,11 +100,11 @@ def test_a_message_that_starts_with_a_big_operation_is_never_held() -> None:
 
 
 def test_operations_too_far_apart_for_a_hold_to_catch_another_are_not_held() -> None:
-    linger = Linger(seconds=0.01, busy=2)
+    linger = Linger(seconds=0.01, busy=2, max_gap=0.02)
     assert not linger.should_hold(queued=1, outstanding=8)  # no gap known yet
-    _fed(linger, gap=0.03)
-    assert linger.gap > 0.02
+    _fed(linger, gap=0.04)
+    assert linger.gap > 0.03
     assert not linger.should_hold(queued=1, outstanding=8)
-    _fed(linger, count=30)  # a burst: the average gap falls below the hold
-    assert linger.gap < 0.01
+    _fed(linger, count=30)  # a burst: the average gap falls below max_gap
+    assert linger.gap < 0.02
     assert linger.should_hold(queued=1, outstanding=8)
