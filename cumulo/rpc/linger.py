@@ -17,9 +17,9 @@ average of the gaps between them), the writer waits up to ``seconds`` for more, 
 waiting as soon as as many are queued as are outstanding (a convoy has formed: waiting
 longer only adds latency). A stream with fewer outstanding operations (a single caller,
 light load) never waits; nor does one whose operations come too seldom for a wait to
-catch another (each hold would only add its timer and its latency); nor a message whose first operation carries more than
-``max_bytes`` of data: its bytes cost more than the message, and a big one travels
-alone anyway.
+catch another (each hold would only add its timer and its latency); nor a message whose
+first operation carries more than ``max_bytes`` of data: its bytes cost more than the
+message, and a big one travels alone anyway.
 """
 
 from __future__ import annotations
