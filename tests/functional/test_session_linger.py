@@ -40,7 +40,11 @@ def test_operations_arriving_one_by_one_on_a_busy_session_share_messages() -> No
     async def work(session: AsyncObjectSession) -> list[bytes]:
         # Four GETs at once: one message; they stay outstanding for 0.5 s.
         first = [asyncio.create_task(session.get("c", f"o{i}")) for i in range(4)]
-        await asyncio.sleep(0.03)  # well inside the moving-average gap that allows holds
+        # Until the server has them (a few ms: well inside the 20 ms moving-average gap
+        # that allows holds), so the count below starts after their message.
+        deadline = time.monotonic() + 5
+        while fake.session_operations < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
         sent_before = fake.session_messages
         # Four more, one every millisecond, while those four are outstanding.
         later = []
