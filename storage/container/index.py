@@ -6,7 +6,9 @@ deletion, so a late, older update cannot resurrect a name) plus running totals o
 the live rows.  Contract of :meth:`IndexShard.apply`: a row replaces the stored
 row of its name only if its timestamp is newer, so replicas that receive the same
 updates in any order converge; the transaction is fsynced (WAL, ``synchronous=FULL``)
-before it returns, so an acknowledged update survives a crash.
+before it returns, so an acknowledged update survives a crash - or, with
+``durable=False``, the caller syncs the file system before it acknowledges anything
+(the index servicer's group commit: one ``syncfs`` for every shard of a batch).
 
 Timestamps are compared as text: the internal form ``SSSSSSSSSS.FFFFF_OOOO`` is
 fixed-width, so text order is time order (rows are normalised on the way in).
@@ -194,6 +196,7 @@ class IndexShard:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._synchronous_full = True
         self._db.executescript(_SCHEMA)
         self._migrate()
         self._db.executescript(_INDEXES)
@@ -247,17 +250,27 @@ class IndexShard:
         source: str = "",
         up_to: int = 0,
         replaced: list[Row] | None = None,
+        durable: bool = True,
     ) -> int:
         """Store each row that is newer than its name's stored row; return how many were.
 
         Each stored row gets the next sequence number.  With ``source`` (a peer's
         replica id) the sync point for it becomes ``max(point, up_to)`` in the same
         transaction: the peer's rows up to ``up_to`` are then known to be here.
-        ``replaced`` (when given) receives the live rows that newer ones replaced."""
+        ``replaced`` (when given) receives the live rows that newer ones replaced.
+
+        ``durable=False`` commits without syncing the write-ahead log
+        (``synchronous=NORMAL``: the file stays consistent, but a crash may roll the
+        transaction back); the caller then makes it durable with one ``syncfs`` of the
+        file system for every shard it touched (:class:`storage.container.server.
+        _IndexCommitter`) before it reports success to anyone."""
         changed = 0
         with self._lock:
             self._check_open()
             db = self._db
+            if durable != self._synchronous_full:
+                db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+                self._synchronous_full = durable
             db.execute("BEGIN IMMEDIATE")
             try:
                 count, used, newest, seq = db.execute(

@@ -26,6 +26,7 @@ from cumulo.rpc.status import code_for
 from storage.container.index import IndexShard, Row, ShardCache, Stats, shard_file, shard_key
 from storage.container.merge import list_grouped, merge_listings
 from storage.names import validate_account, validate_container, validate_object
+from storage.object.groupsync import syncfs, syncfs_available
 from storage.timestamp import Timestamp
 
 log = logging.getLogger("cumulo.storage.container")
@@ -56,10 +57,14 @@ class _IndexCommitter:
 
     Updates that arrive while a batch is being applied wait for the next one; a batch
     takes ONE thread hop for the whole device and applies all rows of one shard in ONE
-    transaction (one WAL sync), however many calls and proxies they came from: three
-    proxies writing to a node cost it no more transactions than one proxy does.  A
-    caller gets the live rows replaced in its shard by the merged rows (every name in
-    the batch; callers keep their own names), or the error of its shard's transaction.
+    transaction, however many calls and proxies they came from: three proxies writing
+    to a node cost it no more transactions than one proxy does.  The transactions
+    commit without syncing their logs, and ONE ``syncfs`` of the device's file system
+    then makes the whole batch durable before any caller hears of it (where syncfs
+    exists; elsewhere each transaction syncs its own log).  A caller gets the live
+    rows replaced in its shard by the merged rows (every name in the batch; callers
+    keep their own names), or the error of its shard's transaction, or Unavailable
+    (``INDEX_SYNC_FAILED``) for every shard of a batch whose sync failed.
     """
 
     def __init__(self, device: IndexDevice, open_shard: Callable[[str, str], IndexShard]) -> None:
@@ -102,15 +107,28 @@ class _IndexCommitter:
         for path, key, rows, _ in batch:
             shards.setdefault(path, (key, []))[1].extend(rows)
         outcomes: dict[str, list[Row] | BaseException] = {}
+        # One syncfs for the whole batch instead of one WAL sync per shard touched
+        # (a batch under load touches several of a container's shards).
+        deferred = syncfs_available()
         for path, (key, rows) in shards.items():
             try:
                 replaced: list[Row] = []
-                self._open(path, key).apply(rows, replaced=replaced)
+                self._open(path, key).apply(rows, replaced=replaced, durable=not deferred)
                 outcomes[path] = replaced
             except Exception as exc:
                 if not isinstance(exc, errors.CumuloError):
                     log.exception("index update on %s failed", path)
                 outcomes[path] = exc
+        if deferred and any(not isinstance(o, BaseException) for o in outcomes.values()):
+            try:
+                syncfs(self._device.path)
+            except OSError as exc:
+                log.error("syncing the index device %s failed: %s", self._device.path, exc)
+                failure = errors.Unavailable(
+                    f"index device {self._device.path} could not be synced ({exc}); retry",
+                    reason="INDEX_SYNC_FAILED",
+                )
+                outcomes = {path: failure for path in outcomes}
         return outcomes
 
 

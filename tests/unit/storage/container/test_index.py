@@ -79,3 +79,18 @@ def test_merge_stops_at_the_first_truncated_inputs_last_row() -> None:
     assert [r.name for r in merged] == ["a", "b", "c"] and truncated
     merged, truncated = merge_listings([(one, False), (two, False)], 2)
     assert [r.name for r in merged] == ["a", "b"] and truncated
+
+
+def test_apply_without_a_log_sync_commits_and_the_next_durable_apply_syncs_again(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "s.db")
+    shard = IndexShard(path, "k")
+    assert shard.apply([Row("a", "1732712345.00001_0000", False, 1, "e")], durable=False) == 1
+    assert shard._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert shard.apply([Row("b", "1732712345.00001_0000", False, 2, "e")]) == 1
+    assert shard._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    shard.close()
+    reopened = IndexShard(path, "")
+    assert [r.name for r in reopened.list("", "", 10)] == ["a", "b"]
+    reopened.close()

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 
 from cumulo.containerserver.v1 import containerserver_pb2 as pb
+from storage.container import server
 from storage.container.index import IndexShard
 from storage.container.server import ContainerServerServicer, IndexDevice
 
@@ -96,5 +98,95 @@ def test_a_bad_reference_fails_only_its_own_update(tmp_path: Path) -> None:
     answer = asyncio.run(servicer.UpdateIndex(request, None))  # type: ignore[arg-type]
     assert answer.results[0].code == 0
     assert answer.results[1].code == grpc.StatusCode.NOT_FOUND.value[0]
+    servicer.close()
+    executor.shutdown()
+
+
+def _record_applies(monkeypatch: Any) -> list[bool]:
+    """Record the ``durable`` flag of every IndexShard.apply."""
+    flags: list[bool] = []
+    original = IndexShard.apply
+
+    def recorded(self: IndexShard, *args: Any, **kwargs: Any) -> int:
+        flags.append(kwargs.get("durable", True))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(IndexShard, "apply", recorded)
+    return flags
+
+
+def _burst(servicer: ContainerServerServicer, count: int) -> list[pb.UpdateIndexResponse]:
+    async def burst() -> list[pb.UpdateIndexResponse]:
+        calls = [
+            servicer.UpdateIndex(_update(f"o{i:02d}", ts(1), shard=i % 4), None)  # type: ignore[arg-type]
+            for i in range(count)
+        ]
+        return await asyncio.gather(*calls)
+
+    return asyncio.run(burst())
+
+
+def test_a_batch_of_shards_is_made_durable_by_one_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    servicer, executor = _servicer(tmp_path)
+    flags = _record_applies(monkeypatch)
+    synced: list[str] = []
+    monkeypatch.setattr(server, "syncfs_available", lambda: True)
+    monkeypatch.setattr(server, "syncfs", synced.append)
+    answers = _burst(servicer, 40)
+    assert all(a.results[0].code == 0 for a in answers)
+    # Every transaction skipped its own log sync; each batch (one thread hop) ended
+    # with one syncfs of the device: fewer syncs than transactions (4 shards at least).
+    assert flags and not any(flags)
+    assert synced == [str(tmp_path)] * executor.jobs
+    assert executor.jobs <= 3 < len(flags), (executor.jobs, len(flags))
+    servicer.close()
+    # The rows are in the files, for a fresh connection too.
+    counts = []
+    for shard in range(4):
+        ref = _update("x", ts(1), shard=shard).updates[0].shard
+        reopened = ContainerServerServicer({"d1": IndexDevice(str(tmp_path), executor)})
+        stats = asyncio.run(
+            reopened.GetIndexStats(pb.GetIndexStatsRequest(shards=[ref]), None)  # type: ignore[arg-type]
+        )
+        counts.append(stats.stats[0].object_count)
+        reopened.close()
+    assert counts == [10, 10, 10, 10]
+    executor.shutdown()
+
+
+def test_a_failed_sync_fails_every_update_of_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    servicer, executor = _servicer(tmp_path)
+
+    def broken(path: str) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(server, "syncfs_available", lambda: True)
+    monkeypatch.setattr(server, "syncfs", broken)
+    answers = _burst(servicer, 8)
+    codes = {a.results[0].code for a in answers}
+    assert codes == {grpc.StatusCode.UNAVAILABLE.value[0]}
+    assert "could not be synced" in answers[0].results[0].message
+    servicer.close()
+    executor.shutdown()
+
+
+def test_without_syncfs_each_transaction_syncs_its_own_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    servicer, executor = _servicer(tmp_path)
+    flags = _record_applies(monkeypatch)
+
+    def forbidden(path: str) -> None:
+        raise AssertionError("syncfs must not be called where it is unavailable")
+
+    monkeypatch.setattr(server, "syncfs_available", lambda: False)
+    monkeypatch.setattr(server, "syncfs", forbidden)
+    answers = _burst(servicer, 8)
+    assert all(a.results[0].code == 0 for a in answers)
+    assert flags and all(flags)
     servicer.close()
     executor.shutdown()
