@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from cumulo import errors
+from cumulo.rpc.flow import BOUNDED_FLOW_CONTROL
 from cumulo.rpc.interceptors import ApiInterceptor
 from cumulo.rpc.tls import PLAINTEXT, Tls, add_port
 
@@ -80,6 +81,7 @@ async def start_server(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
+            *BOUNDED_FLOW_CONTROL,
         ],
     )
     health_servicer = health.aio.HealthServicer()

@@ -22,6 +22,7 @@ from grpc import aio
 from cumulo import errors
 from cumulo.objectserver.v1 import objectserver_pb2 as pb
 from cumulo.objectserver.v1 import objectserver_pb2_grpc
+from cumulo.rpc.flow import BOUNDED_FLOW_CONTROL
 from cumulo.rpc.linger import Linger
 from cumulo.rpc.server import MAX_MESSAGE_BYTES
 from cumulo.rpc.status import ERROR_OF, error_from_rpc
@@ -137,6 +138,7 @@ class ObjectServerClient:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                *BOUNDED_FLOW_CONTROL,
                 *options,
             ],
         )
