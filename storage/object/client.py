@@ -33,7 +33,6 @@ from storage.object.batching import (
     BATCH_VALUE,
     announces_batches,
     pack_requests,
-    request_bytes,
     unpack_responses,
 )
 from storage.object.store import DEFAULT_CHUNK_SIZE, xxh3_of
@@ -177,11 +176,7 @@ class ObjectServerClient:
         self, location: Location, start: int | None = None, end: int | None = None
     ) -> tuple[pb.GetObjectHeader, AsyncIterator[bytes]]:
         """Return the header and an iterator over the bytes (verified by the server)."""
-        request = pb.GetObjectRequest(location=location.message())
-        if start is not None or end is not None:
-            request.range.start = start or 0
-            if end is not None:
-                request.range.end = end
+        request = get_request(location, start, end)
         call = self.stub.GetObject(request, metadata=self.metadata)
         try:
             first = await call.read()
@@ -279,6 +274,18 @@ def _session_failure(error: pb.SessionError) -> errors.CumuloError:
 STATUS_WAIT_SECONDS = 5.0
 
 
+def get_request(
+    location: Location, start: int | None = None, end: int | None = None
+) -> pb.GetObjectRequest:
+    """The ``GetObjectRequest`` for ``location``, of bytes ``[start, end)`` when given."""
+    request = pb.GetObjectRequest(location=location.message())
+    if start is not None or end is not None:
+        request.range.start = start or 0
+        if end is not None:
+            request.range.end = end
+    return request
+
+
 class SessionCalls:
     """The small-object requests of a session, built once for every transport.
 
@@ -289,8 +296,9 @@ class SessionCalls:
     """
 
     async def _request(
-        self, request: pb.SessionRequest | None = None, **operation: Any
+        self, request: pb.SessionRequest | None = None, *, size: int = 0, **operation: Any
     ) -> pb.SessionResponse:
+        """Send a request; ``size``: the object bytes it carries (batching.py)."""
         raise NotImplementedError
 
     async def put_object(
@@ -356,18 +364,22 @@ class SessionCalls:
         if data:
             message.chunk.data = data
             message.chunk.xxh3 = xxh3_of(data) if xxh3 is None else xxh3
-        response = await self._request(request)
+        response = await self._request(request, size=len(data))
         return response.put
 
     async def get_object(
         self, location: Location, start: int | None = None, end: int | None = None
     ) -> pb.GetObjectResponse:
-        request = pb.GetObjectRequest(location=location.message())
-        if start is not None or end is not None:
-            request.range.start = start or 0
-            if end is not None:
-                request.range.end = end
+        request = get_request(location, start, end)
         return (await self._request(get=request)).get
+
+    async def read_small(
+        self, location: Location, start: int | None = None, end: int | None = None
+    ) -> tuple[pb.GetObjectHeader, bytes]:
+        """A small object (or range) whole: its header and bytes (what a proxy's GET
+        serves; an in-process session skips building the message)."""
+        got = await self.get_object(location, start, end)
+        return got.header, got.chunk.data
 
     async def read_object(
         self, location: Location, start: int | None = None, end: int | None = None
@@ -408,8 +420,9 @@ class ObjectServerSession(SessionCalls):
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[pb.SessionResponse]] = {}
         self._write_lock = asyncio.Lock()
-        # Requests not yet written, and the one task writing them (see _flush).
-        self._outbox: list[pb.SessionRequest] = []
+        # Requests not yet written, each with the object bytes it carries, and the one
+        # task writing them (see _flush).
+        self._outbox: list[tuple[pb.SessionRequest, int]] = []
         self._flusher: asyncio.Task[None] | None = None
         #: Holds a batch back a moment while the stream is busy (cumulo/rpc/linger.py).
         self._linger = Linger()
@@ -451,10 +464,11 @@ class ObjectServerSession(SessionCalls):
             self._waiting.clear()
 
     async def _request(
-        self, request: pb.SessionRequest | None = None, **operation: Any
+        self, request: pb.SessionRequest | None = None, *, size: int = 0, **operation: Any
     ) -> pb.SessionResponse:
-        """Send ``request`` (built in place by the caller: no copy of its bytes) or a
-        request made of ``operation``; its id is set here."""
+        """Send ``request`` (built in place by the caller: no copy of its bytes; ``size``:
+        the object bytes it carries) or a request made of ``operation``; its id is set
+        here."""
         if self._reader.done():
             raise errors.Unavailable("the session has ended", hint="open a new session")
         request_id = next(self._ids)
@@ -463,7 +477,7 @@ class ObjectServerSession(SessionCalls):
         if request is None:
             request = pb.SessionRequest(**operation)
         request.id = request_id
-        self._outbox.append(request)
+        self._outbox.append((request, size))
         self._linger.queued(len(self._outbox))
         if self._flusher is None:
             self._flusher = asyncio.ensure_future(self._flush())
@@ -483,9 +497,12 @@ class ObjectServerSession(SessionCalls):
                 if self.batching:  # more requests may join this batch
                     queued = len(self._outbox)
                     outstanding = min(len(self._waiting) - queued, 64)
-                    await self._linger.hold(queued, outstanding, request_bytes(self._outbox[0]))
+                    await self._linger.hold(queued, outstanding, self._outbox[0][1])
                 pending, self._outbox = self._outbox, []
-                messages = pack_requests(pending) if self.batching else pending
+                if self.batching:
+                    messages = pack_requests(pending)
+                else:
+                    messages = [request for request, _ in pending]
                 try:
                     async with self._write_lock:
                         for message in messages:
@@ -506,8 +523,10 @@ class ObjectServerSession(SessionCalls):
                 pending, self._outbox = self._outbox, []
                 self._fail(errors.Unavailable("the session ended"), pending)
 
-    def _fail(self, error: errors.CumuloError, requests: list[pb.SessionRequest]) -> None:
-        for request in requests:
+    def _fail(
+        self, error: errors.CumuloError, requests: list[tuple[pb.SessionRequest, int]]
+    ) -> None:
+        for request, _ in requests:
             future = self._waiting.pop(request.id, None)
             if future is not None and not future.done():
                 future.set_exception(error)

@@ -52,7 +52,6 @@ from storage.object.batching import (
     BATCH_VALUE,
     announces_batches,
     pack_responses,
-    response_bytes,
     unpack_requests,
 )
 from storage.object.groupsync import LoopBatcher
@@ -416,7 +415,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             return await self._head_version(slot, request, name)
         partition = request.location.partition
         try:
-            # As in _get_whole: a version installed lately is answered from the page
+            # As in read_small: a version installed lately is answered from the page
             # cache on the loop (only its footer is read, so any size will do).
             cached = slot.device.open_cached(partition, name, max_bytes=None)
             if cached is not None:
@@ -518,7 +517,8 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         # Batches (see batching.py): announce them; send them if the caller did.
         batches = announces_batches(context.invocation_metadata())
         await context.send_initial_metadata(((BATCH_KEY, BATCH_VALUE),))
-        responses: asyncio.Queue[pb.SessionResponse | None] = asyncio.Queue()
+        # Each response with the object bytes it carries (batching.py).
+        responses: asyncio.Queue[tuple[pb.SessionResponse, int] | None] = asyncio.Queue()
         # Back-pressure: stop reading requests while this many are being served.
         slots = asyncio.Semaphore(SESSION_MAX_IN_FLIGHT)
         tasks: set[asyncio.Task[None]] = set()
@@ -527,14 +527,15 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         linger = Linger()
         serving = 0  # requests handed to serve() and not answered yet
 
-        def answer(response: pb.SessionResponse) -> None:
-            responses.put_nowait(response)
+        def answer(response: pb.SessionResponse, size: int = 0) -> None:
+            responses.put_nowait((response, size))
             linger.queued(responses.qsize() + 1)
 
         async def serve(request: pb.SessionRequest) -> None:
             nonlocal serving
+            size = 0
             try:
-                response = await self.session_operation(request)
+                response, size = await self._session_answer(request)
             except errors.CumuloError as exc:
                 response = pb.SessionResponse(id=request.id, error=_session_error(exc))
             except Exception as exc:
@@ -551,7 +552,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
             finally:
                 slots.release()
                 serving -= 1
-            answer(response)
+            answer(response, size)
 
         async def read_requests() -> None:
             nonlocal serving
@@ -575,15 +576,15 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         reader = asyncio.create_task(read_requests())
         try:
             ended = False
-            while not ended and (response := await responses.get()) is not None:
+            while not ended and (item := await responses.get()) is not None:
                 if batches:
-                    await linger.hold(responses.qsize() + 1, serving, response_bytes(response))
+                    await linger.hold(responses.qsize() + 1, serving, item[1])
                 if not batches or responses.empty():
-                    yield response
+                    yield item[0]
                     continue
                 # Everything answered while the last message was being sent goes out
                 # in one message.
-                ready = [response]
+                ready = [item]
                 while not responses.empty():
                     more = responses.get_nowait()
                     if more is None:
@@ -601,11 +602,28 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
     async def session_operation(self, request: pb.SessionRequest) -> pb.SessionResponse:
         """Serve one session request (a whole small PUT, GET, HEAD or DELETE); failures
         raise ``cumulo.errors`` (``RunSession`` and in-process callers encode them)."""
+        return (await self._session_answer(request))[0]
+
+    async def _session_answer(self, request: pb.SessionRequest) -> tuple[pb.SessionResponse, int]:
+        """:meth:`session_operation`'s answer and the object bytes it carries (counted
+        where they are known: sizing a message later would serialize it)."""
         kind = request.WhichOneof("operation")
+        if kind == "get":
+            header, data = await self.read_small(request.get)
+            response = pb.SessionResponse(id=request.id)
+            # Filled in place: a finished message passed to the constructor would be
+            # copied (serialized and parsed) once more, its data with it.
+            response.get.header.CopyFrom(header)
+            if data:
+                response.get.chunk.data = data
+            return response, len(data)
+        return await self._session_answer_small(request, kind), 0
+
+    async def _session_answer_small(
+        self, request: pb.SessionRequest, kind: str | None
+    ) -> pb.SessionResponse:
         if kind == "put":
             return pb.SessionResponse(id=request.id, put=await self._put_whole(request.put))
-        if kind == "get":
-            return pb.SessionResponse(id=request.id, get=await self._get_whole(request.get))
         if kind == "head":
             return pb.SessionResponse(id=request.id, head=await self._head(request.head))
         if kind == "delete":
@@ -715,8 +733,10 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         listing.applied = True
         listing.replaced.extend(replaced)
 
-    async def _get_whole(self, request: pb.GetObjectRequest) -> pb.GetObjectResponse:
-        """A GetObject answered in one message (small objects only).
+    async def read_small(self, request: pb.GetObjectRequest) -> tuple[pb.GetObjectHeader, bytes]:
+        """A GetObject answered whole (small objects only): the header and the bytes
+        (in-process callers take them as they are; a session answer copies them
+        into its message once).
 
         A small object installed lately whose bytes are in the page cache is read
         right here on the event loop (``open_cached``): two thread switches cost more
@@ -757,12 +777,7 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         if answer is None:
             answer = await asyncio.wrap_future(slot.submit(read_on_thread))
         meta, start, end, data = answer
-        response = pb.GetObjectResponse(
-            header=pb.GetObjectHeader(object=metadata_message(meta), start=start, end=end)
-        )
-        if data:
-            response.chunk.data = data
-        return response
+        return pb.GetObjectHeader(object=metadata_message(meta), start=start, end=end), data
 
 
 #: The batcher of whole small PUTs of each device (see :func:`_small_puts`).

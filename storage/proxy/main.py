@@ -27,6 +27,7 @@ from cumulo.config import Config, load_config
 from cumulo.logs import setup_logging
 from cumulo.malloc import cap_malloc_arenas
 from cumulo.object.v1 import object_pb2_grpc
+from cumulo.rpc.codecs import Codec, CodecInterceptor
 from cumulo.rpc.server import RunningServer, Service, start_server
 from cumulo.rpc.tls import PLAINTEXT, Tls, load_server_tls, tls_mode
 from storage.credential import load_credential
@@ -44,6 +45,7 @@ from storage.proxy.placement import NodePool
 from storage.proxy.quota import QuotaGuard
 from storage.proxy.replicas import ReplicaIO
 from storage.proxy.server import SERVICE_NAME, ObjectProxyServicer
+from storage.proxy.session import encode_response, parse_request
 from storage.ring import Ring
 from storage.ring.ringfile import RingFileError
 
@@ -140,8 +142,19 @@ async def start_proxy(
     servicer = ObjectProxyServicer(replicas, index, containers, large, quota)
     service = Service(SERVICE_NAME, servicer, object_pb2_grpc.add_ObjectServiceServicer_to_server)
     auth = ProxyAuthInterceptor(TokenCache(introspect, settings.token_cache_ttl))
-    server = await start_server(listen, [service], interceptors=[auth], tls=tls)
+    server = await start_server(listen, [service], interceptors=[auth, WIRE_CODECS], tls=tls)
     return ObjectProxy(server=server, servicer=servicer, pool=pool, introspection=introspection)
+
+
+#: The object API's hot methods read and write wire bytes the proxy handles itself
+#: (storage/proxy/session.py): ``ObjectSession`` requests with each operation's
+#: encoded size, its responses and ``GetSmallObject``'s as bytes already serialized.
+WIRE_CODECS = CodecInterceptor(
+    {
+        f"/{SERVICE_NAME}/ObjectSession": Codec(parse_request, encode_response),
+        f"/{SERVICE_NAME}/GetSmallObject": Codec(response_serializer=encode_response),
+    }
+)
 
 
 async def serve(

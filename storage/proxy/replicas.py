@@ -563,7 +563,7 @@ class ReplicaIO:
             try:
                 try:
                     got = await self._attempt(
-                        first, lambda d: self.pool.session(d.server).get_object(loc, start, end)
+                        first, lambda d: self.pool.session(d.server).read_small(loc, start, end)
                     )
                 except Exception as exc:
                     got = exc
@@ -578,9 +578,10 @@ class ReplicaIO:
                 seen_stamp = seen.object.timestamp
             elif isinstance(seen, BaseException) and not isinstance(seen, errors.NotFound):
                 seen_stamp = "?"  # unknown: the full path decides
-            if isinstance(got, spb.GetObjectResponse):
-                if seen_stamp != "?" and seen_stamp <= got.header.object.timestamp:
-                    return got.header, _one(got.chunk.data)
+            if isinstance(got, tuple):  # (header, bytes)
+                header, data = got
+                if seen_stamp != "?" and seen_stamp <= header.object.timestamp:
+                    return header, _one(data)
             elif isinstance(got, errors.OutOfRange):
                 if seen_stamp != "?" and not seen_stamp:
                     raise got

@@ -53,7 +53,7 @@ from storage.proxy.large import (
 from storage.proxy.listing import decode_token, encode_token, list_page
 from storage.proxy.quota import QuotaGuard
 from storage.proxy.replicas import SMALL_OBJECT, ReplicaIO
-from storage.proxy.session import Operations, run_session
+from storage.proxy.session import Operations, SizedRequest, SmallObject, run_session
 from storage.timestamp import TICKS_PER_SECOND, Timestamp
 
 SERVICE_NAME = "cumulo.object.v1.ObjectService"
@@ -645,14 +645,16 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
 
     async def GetSmallObject(
         self, request: pb.GetObjectRequest, context: aio.ServicerContext
-    ) -> pb.GetSmallObjectResponse:
-        return await self.get_small(request)
+    ) -> bytes:
+        # The serialized answer: the server's codec passes bytes through
+        # (storage/proxy/main.py), so the data is copied once, not three times.
+        return (await self.get_small(request)).wire()
 
-    async def get_small(self, request: pb.GetObjectRequest) -> pb.GetSmallObjectResponse:
-        """GetSmallObject (also a session's get)."""
+    async def get_small(self, request: pb.GetObjectRequest) -> SmallObject:
+        """GetSmallObject (also a session's get): the answer's header and bytes."""
         out, body = await self._read(request)
         if body is None:
-            return pb.GetSmallObjectResponse(header=out)
+            return SmallObject(out, b"")
         try:
             if out.object.segments or out.object.size > SMALL_OBJECT:
                 raise errors.Conflict(
@@ -666,14 +668,15 @@ class ObjectProxyServicer(object_pb2_grpc.ObjectServiceServicer):
         finally:
             await body.aclose()  # type: ignore[attr-defined]
         data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        return pb.GetSmallObjectResponse(header=out, data=data)
+        return SmallObject(out, data)
 
     def ObjectSession(
         self,
-        request_iterator: AsyncIterator[pb.ObjectSessionRequest],
+        request_iterator: AsyncIterator[pb.ObjectSessionRequest | SizedRequest],
         context: aio.ServicerContext,
-    ) -> AsyncIterator[pb.ObjectSessionResponse]:
-        """Small-object operations pipelined over one stream (storage/proxy/session.py)."""
+    ) -> AsyncIterator[bytes]:
+        """Small-object operations pipelined over one stream (storage/proxy/session.py);
+        the responses are serialized ``ObjectSessionResponse`` messages."""
         return run_session(request_iterator, self.session_operations)
 
     async def _open(

@@ -15,10 +15,15 @@ Contract of :func:`run_session`:
   ended with); a failed operation never ends the stream;
 * each operation is authorised on its own (``OPERATION_CHECK``: the stream's token,
   re-validated from the proxy's cache, against the unary method's policy row);
+* requests may come parsed (``ObjectSessionRequest``) or as :class:`SizedRequest`
+  (the message with its operations' encoded sizes, :func:`parse_request`: how the
+  proxy's server hands them over, so a put is sized without serializing it again);
+  responses are yielded as wire bytes of ``ObjectSessionResponse``
+  (:func:`encode_response` of the server's codec passes them through);
 * results are sent in the order operations finish, batched: while one response
   message is being written, the results that finish meanwhile wait and go out
-  together in the next one (at most about :data:`MAX_RESPONSE_BYTES` of object data
-  per message, so a client with gRPC's default 4 MiB receive limit can read every
+  together in the next one (at most about :data:`MAX_RESPONSE_BYTES` of encoded
+  results per message, so a client with gRPC's default 4 MiB receive limit can read every
   message);
 * at most :attr:`SessionLimits.operations` operations and
   :attr:`SessionLimits.put_bytes` bytes of put data are in progress; past that the
@@ -44,6 +49,7 @@ from cumulo.object.v1 import object_pb2 as pb
 from cumulo.rpc.interceptors import REQUEST_ID
 from cumulo.rpc.linger import Linger
 from cumulo.rpc.status import code_for
+from cumulo.services import object_wire as wire
 from cumulo.types.v1 import types_pb2
 from storage.proxy.auth import CALLER, OPERATION_CHECK
 
@@ -51,7 +57,7 @@ log = logging.getLogger("cumulo.object.session")
 
 _OBJECT = "/cumulo.object.v1.ObjectService/"
 
-#: Object data per response message at most; one result is never split, so a message
+#: Encoded results per response message at most; one result is never split, so a message
 #: passes it by at most one object (1 MiB) and stays under gRPC's default 4 MiB.
 MAX_RESPONSE_BYTES = 3 << 20
 
@@ -59,11 +65,57 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class SmallObject:
+    """A ``GetSmallObjectResponse`` not built yet: its header and its bytes.
+
+    Building the message would copy ``data`` into it, and every later step
+    (copying it into a result, sizing it, serializing it) would copy it again;
+    :meth:`wire` writes the message's encoding with one copy."""
+
+    header: pb.GetObjectHeader
+    data: bytes
+
+    def wire_parts(self) -> list[wire.Buffer]:
+        """The encoding as pieces to join (``data`` is one of them, not copied)."""
+        return wire.get_small_parts(self.header.SerializeToString(), self.data)
+
+    def wire(self) -> bytes:
+        """The serialized ``GetSmallObjectResponse``."""
+        return b"".join(self.wire_parts())
+
+    def message(self) -> pb.GetSmallObjectResponse:
+        """The message itself (copies ``data``)."""
+        return pb.GetSmallObjectResponse(header=self.header, data=self.data)
+
+
+@dataclass(frozen=True)
+class SizedRequest:
+    """An ``ObjectSessionRequest`` with the encoded size of each of its operations."""
+
+    message: pb.ObjectSessionRequest
+    sizes: list[int]
+
+
+def parse_request(raw: bytes) -> SizedRequest:
+    """The proxy server's deserializer for ``ObjectSession`` requests."""
+    return SizedRequest(pb.ObjectSessionRequest.FromString(raw), wire.operation_sizes(raw))
+
+
+def encode_response(response: bytes | pb.ObjectSessionResponse) -> bytes:
+    """The proxy server's serializer for ``ObjectSession`` responses (and
+    ``GetSmallObject``'s): wire bytes pass through, messages are serialized."""
+    if isinstance(response, bytes):
+        return response
+    return response.SerializeToString()
+
+
+@dataclass(frozen=True)
 class Operations:
     """The unary calls' code, one coroutine function per kind of operation.
 
-    Each takes the unary call's request message and returns its response message,
-    raising :class:`cumulo.errors.CumuloError` as the unary call would."""
+    Each takes the unary call's request message and returns its response message
+    (``get`` may return a :class:`SmallObject` instead), raising
+    :class:`cumulo.errors.CumuloError` as the unary call would."""
 
     put: Handler
     get: Handler
@@ -147,8 +199,9 @@ class _Session:
         self.stream_id = REQUEST_ID.get() or "session"
         #: id -> task of each operation in progress.
         self.running: dict[int, asyncio.Task[None]] = {}
-        #: Finished results not sent yet, with the put bytes each one holds.
-        self.ready: list[tuple[pb.SessionResult, int]] = []
+        #: Finished results not sent yet: their wire form (pieces to join), its size,
+        #: and the put bytes each one holds in the budget.
+        self.ready: list[tuple[list[wire.Buffer], int, int]] = []
         self.wake = asyncio.Event()
         #: Holds a response back a moment while operations are running (more results
         #: join it; cumulo/rpc/linger.py).
@@ -156,19 +209,23 @@ class _Session:
         self.reading_done = False
         self.failure: BaseException | None = None
 
-    async def read(self, requests: AsyncIterator[pb.ObjectSessionRequest]) -> None:
+    async def read(self, requests: AsyncIterator[pb.ObjectSessionRequest | SizedRequest]) -> None:
         """Admit every operation of every request message (the reader task)."""
         try:
-            async for message in requests:
-                for operation in message.operations:
-                    await self._admit(operation)
+            async for item in requests:
+                if isinstance(item, SizedRequest):
+                    for operation, size in zip(item.message.operations, item.sizes, strict=True):
+                        await self._admit(operation, size)
+                else:  # a parsed message (in-process callers): size the puts here
+                    for operation in item.operations:
+                        await self._admit(operation, operation.ByteSize())
         except BaseException as exc:  # the writer re-raises it to end the call
             self.failure = exc
         finally:
             self.reading_done = True
             self.wake.set()
 
-    async def _admit(self, operation: pb.SessionOperation) -> None:
+    async def _admit(self, operation: pb.SessionOperation, encoded_size: int) -> None:
         kind = operation.WhichOneof("operation")
         if kind is None:
             raise errors.InvalidArgument(
@@ -181,8 +238,8 @@ class _Session:
                 field="operations.id",
                 hint="give every operation in progress an id of its own",
             )
-        # ByteSize(), not len(.data): reading a bytes field copies it (1 MiB: ~50 us).
-        size = operation.put.ByteSize() if kind == "put" else 0
+        # Only put data counts against the byte budget.
+        size = encoded_size if kind == "put" else 0
         await self.budget.take(size)
         request = getattr(operation, kind)
         task = asyncio.create_task(self._run(operation.id, kind, request, size))
@@ -191,31 +248,39 @@ class _Session:
     async def _run(self, op_id: int, kind: str, request: Any, size: int) -> None:
         request_id = f"{self.stream_id}.{op_id}"
         REQUEST_ID.set(request_id)  # this task's own context: the stream's is untouched
-        result = pb.SessionResult(id=op_id)
+        answer_kind = kind
+        answer: list[wire.Buffer]
         try:
             check = OPERATION_CHECK.get()
             if check is None:
                 raise errors.Unauthenticated("this session has no token", reason="NO_TOKEN")
             CALLER.set(await check(METHOD_OF[kind]))
-            answer = await self.handlers[kind](request)
-            getattr(result, kind).CopyFrom(answer)
+            value = await self.handlers[kind](request)
+            answer = (
+                value.wire_parts()
+                if isinstance(value, SmallObject)
+                else [value.SerializeToString()]
+            )
         except errors.CumuloError as exc:
             log.info("%s %s request=%s", METHOD_OF[kind], code_for(exc).name, request_id)
-            result.error.CopyFrom(session_error(exc, request_id))
+            answer_kind = "error"
+            answer = [session_error(exc, request_id).SerializeToString()]
         except Exception:
             log.exception("unhandled error in session operation [request %s]", request_id)
             error = errors.InternalError(
                 f"internal error in operation {op_id} (request id {request_id})",
                 hint="this is a server fault, not your request; the operator's log has details",
             )
-            result.error.CopyFrom(session_error(error, request_id))
+            answer_kind = "error"
+            answer = [session_error(error, request_id).SerializeToString()]
         finally:
             self.running.pop(op_id, None)
-        self.ready.append((result, size))
+        result = wire.session_result(op_id, answer_kind, answer)
+        self.ready.append((result, wire.size_of(result), size))
         self.wake.set()
         self.linger.queued(len(self.ready))
 
-    async def results(self) -> AsyncIterator[pb.ObjectSessionResponse]:
+    async def results(self) -> AsyncIterator[bytes]:
         """Batches of finished results until everything admitted has been answered."""
         while True:
             if not self.ready:
@@ -226,20 +291,18 @@ class _Session:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            first, _ = self.ready[0]
-            first_bytes = first.get.ByteSize() if first.HasField("get") else 0
+            _, first_bytes, _ = self.ready[0]
             await self.linger.hold(len(self.ready), len(self.running), first_bytes)
             batch = self._next_batch()
-            yield pb.ObjectSessionResponse(results=[result for result, _ in batch])
-            for _, size in batch:
+            yield wire.session_response([result for result, _, _ in batch])
+            for _, _, size in batch:
                 self.budget.give(size)
 
-    def _next_batch(self) -> list[tuple[pb.SessionResult, int]]:
+    def _next_batch(self) -> list[tuple[list[wire.Buffer], int, int]]:
         """Take the results for the next message (at least one)."""
         taken = 0
         data = 0
-        for result, _ in self.ready:
-            size = result.get.ByteSize() if result.HasField("get") else 0
+        for _, size, _ in self.ready:
             if taken and data + size > MAX_RESPONSE_BYTES:
                 break
             taken += 1
@@ -258,10 +321,10 @@ class _Session:
 
 
 async def run_session(
-    requests: AsyncIterator[pb.ObjectSessionRequest],
+    requests: AsyncIterator[pb.ObjectSessionRequest | SizedRequest],
     operations: Operations,
     limits: SessionLimits | None = None,
-) -> AsyncIterator[pb.ObjectSessionResponse]:
+) -> AsyncIterator[bytes]:
     """Serve one ``ObjectSession`` stream; see the module docstring for the contract."""
     session = _Session(operations, limits or SessionLimits())
     reader = asyncio.create_task(session.read(requests))

@@ -182,16 +182,18 @@ def test_a_client_sends_single_messages_to_a_server_that_did_not_announce(
 
 
 def test_big_items_travel_alone() -> None:
-    small = [_put(i, f"s{i}", b"x" * 10, ts(1)) for i in range(3)]
-    big = _put(9, "big", b"y" * (MAX_BATCHED_BYTES + 1), ts(1))
-    packed = pack_requests([small[0], big, small[1], small[2]])
+    # Each item travels with the object bytes it carries, as its builder counted them.
+    small = [(_put(i, f"s{i}", b"x" * 10, ts(1)), 10) for i in range(3)]
+    big_size = MAX_BATCHED_BYTES + 1
+    big = _put(9, "big", b"y" * big_size, ts(1))
+    packed = pack_requests([small[0], (big, big_size), small[1], small[2]])
     assert [len(m.batch) for m in packed] == [3, 0]
     assert packed[1] is big
-    assert pack_requests([big]) == [big]
-    assert pack_requests([small[0], big]) == [small[0], big]
+    assert pack_requests([(big, big_size)]) == [big]
+    assert pack_requests([small[0], (big, big_size)]) == [small[0][0], big]
     response = pb.SessionResponse(id=4)
-    response.get.chunk.data = b"z" * (MAX_BATCHED_BYTES + 1)
+    response.get.chunk.data = b"z" * big_size
     packed_responses = pack_responses(
-        [pb.SessionResponse(id=1), response, pb.SessionResponse(id=2)]
+        [(pb.SessionResponse(id=1), 0), (response, big_size), (pb.SessionResponse(id=2), 0)]
     )
     assert [len(m.batch) for m in packed_responses] == [2, 0]

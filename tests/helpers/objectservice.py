@@ -178,8 +178,10 @@ class FakeObjectService(object_pb2_grpc.ObjectServiceServicer):
                 self.session_messages += 1
                 yield message
 
+        # run_session yields wire bytes (the real proxy's codec passes them through);
+        # this fake is registered with the generated serializer, so it sends messages.
         async for response in run_session(counted(), operations):
-            yield response
+            yield object_pb2.ObjectSessionResponse.FromString(response)
 
     async def ListObjects(self, request: Any, context: Any) -> Any:
         objects = await self._objects(request.container, context)

@@ -98,8 +98,12 @@ def allow_all(checked: list[str]) -> Check:
     return check
 
 
-async def collect(responses: AsyncIterator[pb.ObjectSessionResponse]) -> list[list[Any]]:
-    return [list(message.results) async for message in responses]
+async def collect(responses: AsyncIterator[bytes]) -> list[list[Any]]:
+    return [list(pb.ObjectSessionResponse.FromString(raw).results) async for raw in responses]
+
+
+async def next_message(responses: AsyncIterator[bytes]) -> pb.ObjectSessionResponse:
+    return pb.ObjectSessionResponse.FromString(await anext(responses))
 
 
 def by_id(messages: list[list[pb.SessionResult]]) -> dict[int, pb.SessionResult]:
@@ -180,14 +184,14 @@ def test_results_that_finish_during_a_write_go_out_together() -> None:
         requests = Requests()
         responses = run_session(requests.stream(), store.operations())
         requests.send(get(1, "a"))
-        first = await responses.__anext__()
+        first = await next_message(responses)
         assert [r.id for r in first.results] == [1]
         # Nobody pulls the next message while these finish: they wait and share it.
         requests.send(*(get(n, "a") for n in range(2, 12)))
         while len(store.started) < 11:
             await asyncio.sleep(0)
         await asyncio.sleep(0.01)
-        second = await responses.__anext__()
+        second = await next_message(responses)
         assert sorted(r.id for r in second.results) == list(range(2, 12))
         requests.end()
         assert await collect(responses) == []
@@ -219,14 +223,14 @@ def test_past_the_budget_the_session_stops_reading_until_results_are_sent() -> N
         requests = Requests()
         limits = SessionLimits(operations=2, put_bytes=10)
         responses = run_session(requests.stream(), store.operations(), limits)
-        pulled = asyncio.ensure_future(responses.__anext__())
+        pulled = asyncio.ensure_future(next_message(responses))
         requests.send(get(1, "wait-1"), get(2, "wait-2"), get(3, "a"))
         await asyncio.sleep(0.05)
         assert store.started == ["wait-1", "wait-2"]  # the third waits for room
         store.release.set()
         seen = {r.id for r in (await pulled).results}
         while len(seen) < 3:
-            seen |= {r.id for r in (await responses.__anext__()).results}
+            seen |= {r.id for r in (await next_message(responses)).results}
         assert seen == {1, 2, 3} and store.started[2] == "a"
         # Put bytes count too: one 8-byte put at a time under a 10-byte budget, but a
         # put bigger than the whole budget still runs when it is alone.
