@@ -17,6 +17,9 @@ from storage.proxy.session import (
     METHOD_OF,
     Operations,
     SessionLimits,
+    SizedRequest,
+    SmallObject,
+    parse_request,
     run_session,
 )
 
@@ -280,5 +283,57 @@ def test_ending_the_requests_lets_the_operations_in_progress_finish() -> None:
         assert not collecting.done()
         store.release.set()
         assert sorted(by_id(await collecting)) == [1, 2]
+
+    asyncio.run(main())
+
+
+def test_sized_requests_are_charged_their_given_sizes_and_small_objects_go_out_as_wire() -> None:
+    async def main() -> None:
+        store = Store()
+        header = pb.GetObjectHeader(object=pb.ObjectInfo(name="s", size=4), end=4)
+
+        async def get_small(request: pb.GetObjectRequest) -> SmallObject:
+            return SmallObject(header, b"data")
+
+        operations = Operations(put=store.put, get=get_small, head=store.head, delete=store.delete)
+        OPERATION_CHECK.set(allow_all([]))
+        queue: asyncio.Queue[SizedRequest | None] = asyncio.Queue()
+
+        async def stream() -> AsyncIterator[SizedRequest]:
+            while (item := await queue.get()) is not None:
+                yield item
+
+        limits = SessionLimits(operations=8, put_bytes=100)
+        responses = run_session(stream(), operations, limits)
+        pulled = asyncio.ensure_future(next_message(responses))
+        # Two 64-byte puts: the wire form's sizes (~80 bytes each) admit one at a time...
+        raw = pb.ObjectSessionRequest(
+            operations=[put(1, "wait-1", b"x" * 64), put(2, "wait-2", b"x" * 64)]
+        ).SerializeToString()
+        queue.put_nowait(parse_request(raw))
+        await asyncio.sleep(0.05)
+        assert store.started == ["wait-1"]
+        # ...while sizes given as 1 byte each admit both (the session trusts the sizes
+        # its server's parser measured; it does not re-measure the messages).
+        sized = parse_request(
+            pb.ObjectSessionRequest(
+                operations=[put(3, "wait-3", b"x" * 64), put(4, "wait-4", b"x" * 64)]
+            ).SerializeToString()
+        )
+        store.release.set()
+        seen = by_id([list((await pulled).results)])  # wait-1's; its bytes are given
+        seen.update(by_id([list((await next_message(responses)).results)]))  # back, wait-2
+        assert store.started == ["wait-1", "wait-2"]
+        store.release.clear()
+        queue.put_nowait(SizedRequest(sized.message, [1, 1]))
+        await asyncio.sleep(0.05)
+        assert store.started[2:] == ["wait-3", "wait-4"]  # both running at once
+        store.release.set()
+        last = pb.ObjectSessionRequest(operations=[get(5, "s")]).SerializeToString()
+        queue.put_nowait(parse_request(last))
+        queue.put_nowait(None)
+        seen.update(by_id(await collect(responses)))
+        assert sorted(seen) == [1, 2, 3, 4, 5]
+        assert seen[5].get == pb.GetSmallObjectResponse(header=header, data=b"data")
 
     asyncio.run(main())
