@@ -362,10 +362,16 @@ class SessionCalls:
             header.then_list.CopyFrom(then_list)
         message.commit.expected_size = len(data)
         if data:
-            message.chunk.data = data
             message.chunk.xxh3 = xxh3_of(data) if xxh3 is None else xxh3
-        response = await self._request(request, size=len(data))
-        return response.put
+        return await self._send_put(request, data)
+
+    async def _send_put(self, request: pb.SessionRequest, data: bytes) -> pb.PutObjectResponse:
+        """Send a whole PUT built without its data (``request.put.chunk`` carries the
+        data's xxh3): here the data goes into the message; an in-process session
+        hands it to the servicer as it is."""
+        if data:
+            request.put.chunk.data = data
+        return (await self._request(request, size=len(data))).put
 
     async def get_object(
         self, location: Location, start: int | None = None, end: int | None = None

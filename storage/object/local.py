@@ -71,6 +71,11 @@ class LocalSession(SessionCalls):
             request = pb.SessionRequest(**operation)
         return await self._call("object request", self._servicer.session_operation(request))
 
+    async def _send_put(self, request: pb.SessionRequest, data: bytes) -> pb.PutObjectResponse:
+        """The servicer stores ``data`` as given: the bytes are not copied into a
+        message and out of it again on their way to the local disk."""
+        return await self._call("object write", self._servicer.put_whole(request.put, data))
+
     async def read_small(
         self, location: Location, start: int | None = None, end: int | None = None
     ) -> tuple[pb.GetObjectHeader, bytes]:

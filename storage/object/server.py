@@ -623,25 +623,31 @@ class ObjectServerServicer(objectserver_pb2_grpc.ObjectServerServiceServicer):
         self, request: pb.SessionRequest, kind: str | None
     ) -> pb.SessionResponse:
         if kind == "put":
-            return pb.SessionResponse(id=request.id, put=await self._put_whole(request.put))
+            return pb.SessionResponse(id=request.id, put=await self.put_whole(request.put))
         if kind == "head":
             return pb.SessionResponse(id=request.id, head=await self._head(request.head))
         if kind == "delete":
             return pb.SessionResponse(id=request.id, delete=await self._delete(request.delete))
         raise errors.InvalidArgument("the session request names no operation", field="operation")
 
-    async def _put_whole(self, message: pb.PutObjectRequest) -> pb.PutObjectResponse:
+    async def put_whole(
+        self, message: pb.PutObjectRequest, data: bytes | None = None
+    ) -> pb.PutObjectResponse:
         """A PutObject that fits one message.  Up to :data:`BATCHED_PUT_MAX_BYTES`
         it is committed with the other such PUTs waiting for the same device: one
         thread job and one event-loop wake-up per batch of them (:func:`_small_puts`),
-        not per PUT; a larger one is one thread hop of its own."""
+        not per PUT; a larger one is one thread hop of its own.
+
+        ``data``: the object's bytes when an in-process caller passes them beside a
+        message that carries none (its ``chunk.xxh3`` is still checked against them)."""
         if not (message.HasField("header") and message.HasField("commit")):
             raise errors.InvalidArgument(
                 "a session PUT is one message with header, chunk and commit",
                 field="put",
                 hint="send larger objects with PutObject",
             )
-        data = message.chunk.data  # read once: each read of a bytes field copies it
+        if data is None:
+            data = message.chunk.data  # read once: each read of a bytes field copies it
         if len(data) > SESSION_MAX_BYTES:
             raise errors.InvalidArgument(
                 f"a session PUT carries at most {SESSION_MAX_BYTES} bytes",

@@ -253,3 +253,28 @@ def test_the_api_port_asks_no_client_certificate_under_mutual_tls(tmp_path: Path
             assert admin.objects.read_object(container, "o") == b"over TLS"
     finally:
         _stop(cloud)
+
+
+def test_a_local_replica_takes_and_gives_bytes_as_they_are_and_still_checks_them(
+    cloud: Cloud,
+) -> None:
+    from storage.object.client import Location
+    from storage.object.store import xxh3_of
+
+    node = cloud.locals()[0]
+    device = next(iter(node.session._servicer._devices))  # any local device
+    stamp = "1700000001.00000_0000"
+    data = os.urandom(300_000)
+    good = Location(device, 7, "AUTH_local", "c", f"good-{_name()}")
+    requests = node.session.requests
+    meta = cloud.loop.run(node.session.put_object(good, stamp, data))
+    assert meta.size == len(data)
+    header, read = cloud.loop.run(node.session.read_small(good))
+    assert read == data and header.object.size == len(data) and header.end == len(data)
+    assert node.session.requests == requests + 2  # both served in-process
+    # The data travels beside the message, but its checksum is still the message's.
+    bad = Location(device, 7, "AUTH_local", "c", f"bad-{_name()}")
+    with pytest.raises(errors.CumuloError, match=r"xxh3|checksum"):
+        cloud.loop.run(node.session.put_object(bad, stamp, data, xxh3=xxh3_of(data) ^ 1))
+    with pytest.raises(errors.NotFound):
+        cloud.loop.run(node.session.read_small(bad))

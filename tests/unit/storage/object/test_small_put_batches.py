@@ -1,4 +1,4 @@
-"""Whole small PUTs in batches: ObjectDevice.commit_many and the LoopBatcher behind _put_whole."""
+"""Whole small PUTs in batches: ObjectDevice.commit_many and the LoopBatcher behind put_whole."""
 
 from __future__ import annotations
 
